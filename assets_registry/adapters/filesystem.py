@@ -1,0 +1,177 @@
+"""The embedded blob store: files under one root folder.
+
+A blob is written to a temporary file in the root's ``.partial`` folder, flushed to disk,
+then renamed over its final name, so readers see the old blob or the new one and a crash
+leaves no half-written blob under a real key. Keys are checked, and the resolved path must
+stay inside the root even through symbolic links, so no key can reach outside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, unquote
+
+from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
+from assets_registry.core.ports import BlobInfo
+from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
+
+READ_CHUNK = 1 << 20
+_PARTIAL = ".partial"
+
+
+class InvalidBlobKey(InvalidInput):
+    code = "invalid_blob_key"
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a blob (a relative ``a/b/c`` path), or None if it can."""
+    if not key or len(key) > 2048:
+        return "must be 1 to 2048 characters long"
+    if any(unicodedata.category(ch) == "Cc" for ch in key) or "\\" in key:
+        return "must not contain control characters or '\\'"
+    parts = key.split("/")
+    if key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return "must be a relative path without empty, '.' or '..' segments"
+    if parts[0] == _PARTIAL:
+        return f"must not start with the reserved folder {_PARTIAL!r}"
+    if any(len(p.encode()) > 255 for p in parts):
+        return "must not have a path segment longer than 255 bytes"
+    return None
+
+
+class FilesystemBlobStore:
+    """``core.ports.BlobStore`` on a local folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._partial = self.root / _PARTIAL
+        self._partial.mkdir(parents=True, exist_ok=True)
+        self._url_prefix = self.root.as_uri() + "/"
+
+    def _path(self, key: str) -> Path:
+        problem = key_problem(key)
+        if problem:
+            raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
+        path = self.root.joinpath(*key.split("/"))
+        real = Path(os.path.realpath(path))
+        if real != path and not real.is_relative_to(self.root):
+            raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
+        return path
+
+    def _info(self, key: str, size: int, sha256: str | None = None) -> BlobInfo:
+        return BlobInfo(key=key, url=self._url_prefix + quote(key), size=size, sha256=sha256)
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
+        path = self._path(key)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            fd, partial = tempfile.mkstemp(dir=self._partial)
+        except OSError as exc:
+            raise BackendUnavailable("blob store", f"cannot write under {self.root}: {exc}") from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
+        _fsync_dir(path.parent)
+        return self._info(key, size, digest.hexdigest())
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        path = self._path(key)
+        if start < 0 or (length is not None and length < 0):
+            raise InvalidInput(f"A read of {key!r} needs a start and length of at least 0.")
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise BlobNotFound(key) from None
+        return _chunks(handle, start, length)
+
+    def stat(self, key: str) -> BlobInfo:
+        path = self._path(key)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise BlobNotFound(key) from None
+        if not path.is_file():
+            raise BlobNotFound(key)
+        return self._info(key, st.st_size)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            path.unlink()
+        # Remove folders the blob leaves empty, so deleted assets leave no trace.
+        parent = path.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def key_for_url(self, url: str) -> str | None:
+        if not url.startswith(self._url_prefix):
+            return None
+        key = unquote(url[len(self._url_prefix):])
+        return None if key_problem(key) else key
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise BackendUnavailable("blob store", f"{self.root} is not writable")
+
+    def close(self) -> None:
+        pass
+
+
+def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
+    with handle as f:
+        f.seek(start)
+        remaining = length
+        while remaining is None or remaining > 0:
+            chunk = f.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_filesystem_store(context: AdapterContext) -> FilesystemBlobStore:
+    return FilesystemBlobStore(context.url.local_path(context.data_dir / "blobs"))
+
+
+@hookimpl
+def assets_registry_adapters() -> list[AdapterSpec]:
+    return [
+        AdapterSpec(
+            port="blobs",
+            scheme="file",
+            factory=make_filesystem_store,
+            summary="Blobs as files under one folder (file:///abs/path; file:// = <data dir>/blobs).",
+        )
+    ]

@@ -1,0 +1,43 @@
+"""The ``sqlite`` plugin: the embedded metadata store and job tracker, both on SQLite files."""
+
+from __future__ import annotations
+
+from assets_registry.adapters.sqlite.jobs import SqliteJobTracker
+from assets_registry.adapters.sqlite.metadata import SqliteMetadataStore
+from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
+
+__all__ = ["SqliteJobTracker", "SqliteMetadataStore"]
+
+
+def make_metadata_store(context: AdapterContext) -> SqliteMetadataStore:
+    timeout = float(context.url.option("busy_timeout", "30") or 30)
+    return SqliteMetadataStore(context.url.local_path(context.data_dir / "registry.db"), busy_timeout=timeout)
+
+
+def make_job_tracker(context: AdapterContext) -> SqliteJobTracker:
+    timeout = float(context.url.option("busy_timeout", "30") or 30)
+    return SqliteJobTracker(context.url.local_path(context.data_dir / "jobs.db"), busy_timeout=timeout)
+
+
+_BUSY = {"busy_timeout": "seconds a writer waits for another process's lock (default 30)"}
+
+
+@hookimpl
+def assets_registry_adapters() -> list[AdapterSpec]:
+    return [
+        AdapterSpec(
+            port="metadata",
+            scheme="sqlite",
+            factory=make_metadata_store,
+            summary="Asset documents in one SQLite file (sqlite:///abs/path.db; sqlite:// = <data dir>/registry.db).",
+            options=_BUSY,
+        ),
+        AdapterSpec(
+            port="jobs",
+            scheme="local",
+            factory=make_job_tracker,
+            summary="Upload jobs in a SQLite file, run by worker threads of the server "
+            "(local:///abs/jobs.db; local:// = <data dir>/jobs.db).",
+            options=_BUSY,
+        ),
+    ]

@@ -1,0 +1,120 @@
+"""SQLite connections that are safe with many threads and several processes.
+
+One connection per thread (sqlite3 connections must not be shared across threads), made
+again after a fork (a connection must never cross ``fork()``), in WAL mode so readers never
+block the writer, with a busy timeout so that concurrent writers from other processes wait
+for the lock instead of failing. Writes use ``BEGIN IMMEDIATE`` so two writers never both
+hold a read lock and deadlock on the upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from assets_registry.core.errors import BackendUnavailable
+
+
+class Connections:
+    """Per-thread connections to one SQLite database file."""
+
+    def __init__(self, path: Path, backend: str, busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self.backend = backend
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = self._open()
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise self.unavailable(exc) from exc
+        with self._lock:
+            if self._pid != os.getpid():
+                # Inherited across fork(): the parent still owns them; never touch them here.
+                self._all, self._pid = [], os.getpid()
+            self._prune()
+            self._all.append((weakref.ref(threading.current_thread()), conn))
+        return conn
+
+    def _prune(self) -> None:
+        """Close the connections of threads that have ended (thread pools come and go)."""
+        alive = []
+        for ref, conn in self._all:
+            thread = ref()
+            if thread is not None and thread.is_alive():
+                alive.append((ref, conn))
+            else:
+                conn.close()
+        self._all = alive
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once (``BEGIN IMMEDIATE``), committed on success.
+
+        A locked or failing database (``OperationalError``) becomes ``BackendUnavailable``;
+        constraint errors (``IntegrityError``) reach the caller, which knows what they mean.
+        """
+        conn = self.get()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            raise self.unavailable(exc) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot for several statements."""
+        conn = self.get()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+        except sqlite3.OperationalError as exc:
+            raise self.unavailable(exc) from exc
+
+    def unavailable(self, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(self.backend, f"SQLite at {self.path}: {exc}")
+
+    def check(self) -> None:
+        try:
+            self.get().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise self.unavailable(exc) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for _ref, conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,153 @@
+"""The domain's exceptions.
+
+Every error the registry raises on purpose carries a machine-readable ``code`` and a
+sentence a person can act on. The HTTP and GraphQL layers map these classes to status
+codes in one place; nothing below them knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem found in a document, located by its JSON path (``profiles[0].asset_type``)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class RegistryError(Exception):
+    """Base of the errors the registry raises on purpose."""
+
+    code = "registry_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(RegistryError):
+    """The client sent something the registry cannot accept; ``errors`` says where and why."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors or [])
+
+
+class MalformedJSON(InvalidInput):
+    """The body is not JSON the registry can store (syntax, nesting, number range)."""
+
+    code = "malformed_json"
+
+
+class InvalidAsset(InvalidInput):
+    """An asset document failed validation (shape, types, identifiers or a validator)."""
+
+    code = "invalid_asset"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        first = str(errors[0]) if errors else "the asset is invalid"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        super().__init__(f"The asset is invalid: {first}{more}.", errors)
+
+
+class InvalidFilter(InvalidInput):
+    """A search filter uses something outside the accepted subset of MongoDB queries."""
+
+    code = "invalid_filter"
+
+    def __init__(self, path: str, message: str) -> None:
+        where = path or "(the filter)"
+        super().__init__(f"The filter is invalid at {where}: {message}.", [FieldError(path, message)])
+
+
+class InvalidCursor(InvalidInput):
+    """A pagination cursor that this registry did not hand out."""
+
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not one this registry handed out; start again without it.")
+
+
+class NotFound(RegistryError):
+    """Something the client named does not exist."""
+
+    code = "not_found"
+
+
+class AssetNotFound(NotFound):
+    code = "asset_not_found"
+
+    def __init__(self, asset_id: str) -> None:
+        super().__init__(f"No asset has the id {asset_id!r}.")
+        self.asset_id = asset_id
+
+
+class BlobNotFound(NotFound):
+    code = "blob_not_found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"No blob is stored under {key!r}.")
+        self.key = key
+
+
+class JobNotFound(NotFound):
+    code = "upload_not_found"
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"No upload has the id {upload_id!r}.")
+        self.upload_id = upload_id
+
+
+class Conflict(RegistryError):
+    """The request clashes with the stored state."""
+
+    code = "conflict"
+
+
+class AssetExists(Conflict):
+    code = "asset_exists"
+
+    def __init__(self, asset_id: str) -> None:
+        super().__init__(
+            f"An asset with the id {asset_id!r} already exists; "
+            "update it with PUT /assets/{id} or choose another id."
+        )
+        self.asset_id = asset_id
+
+
+class RevisionMismatch(Conflict):
+    """Optimistic concurrency: the stored asset changed since the caller read it."""
+
+    code = "revision_mismatch"
+
+    def __init__(self, asset_id: str) -> None:
+        super().__init__(
+            f"The asset {asset_id!r} was changed by someone else; read it again and retry."
+        )
+        self.asset_id = asset_id
+
+
+class BackendUnavailable(RegistryError):
+    """A storage backend did not answer; the request may succeed if retried later."""
+
+    code = "backend_unavailable"
+
+    def __init__(self, backend: str, detail: str, retry_after: int = 5) -> None:
+        super().__init__(f"The {backend} is not answering ({detail}); try again shortly.")
+        self.backend = backend
+        self.retry_after = retry_after
+
+
+class ConfigurationError(RegistryError):
+    """The operator's configuration cannot be used as written."""
+
+    code = "configuration_error"

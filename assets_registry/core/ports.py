@@ -1,0 +1,215 @@
+"""The four ports: what the registry needs from the world, as ``typing.Protocol`` classes.
+
+Adapters implement them (``assets_registry.adapters``, or a third party's plugin); the core
+use cases receive them as arguments and never know which backend they talk to. Each port
+has one contract test suite (``tests/contract``) that every adapter must pass.
+
+All adapters raise the domain's errors (``core.errors``): ``AssetNotFound``,
+``AssetExists``, ``RevisionMismatch``, ``BlobNotFound``, ``JobNotFound``, and
+``BackendUnavailable`` when their server does not answer, never their client library's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from assets_registry.core.errors import FieldError
+    from assets_registry.core.filters import Filter
+    from assets_registry.core.model import Asset
+
+Document = dict[str, Any]
+"""An asset's JSON document, as ``core.model.asset_to_document`` makes it."""
+
+
+@dataclass(frozen=True)
+class StoredAsset:
+    """A stored asset document and its revision (1 on insert, +1 on every update)."""
+
+    document: Document
+    revision: int
+
+    @property
+    def asset_id(self) -> str:
+        return str(self.document["asset_id"])
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list answer, in ascending ``asset_id`` order.
+
+    ``next_after`` is the ``after`` value that fetches the next page, or None on the last page.
+    """
+
+    documents: list[Document]
+    next_after: str | None = None
+
+
+@runtime_checkable
+class MetadataStore(Protocol):
+    """Keeps asset documents, unique by ``asset_id``, and answers queries on them.
+
+    Lists are ordered by ``asset_id`` (code point order) and paged by ``after``: an answer
+    holds at most ``limit`` documents whose ids sort after ``after``. The five lookups give
+    exactly the answer of ``find`` with ``core.lookups.lookup_filter`` (adapters serve them
+    from indexes); the contract suite checks both agree.
+    """
+
+    def insert(self, document: Document) -> StoredAsset:
+        """Store a new asset; raise ``AssetExists`` if its id is taken."""
+
+    def get(self, asset_id: str) -> StoredAsset:
+        """The stored asset; raise ``AssetNotFound``."""
+
+    def update(self, asset_id: str, document: Document, expected_revision: int) -> StoredAsset:
+        """Replace the document if its revision is still ``expected_revision``.
+
+        Raise ``AssetNotFound``, or ``RevisionMismatch`` if someone else changed it first.
+        """
+
+    def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
+        """Remove the asset; raise ``AssetNotFound`` (or ``RevisionMismatch``)."""
+
+    def find(self, flt: Filter, limit: int, after: str | None = None) -> Page:
+        """The assets ``flt`` matches."""
+
+    def find_by_type(self, asset_type: str, limit: int, after: str | None = None) -> Page:
+        """Assets with a profile of this ``asset_type``."""
+
+    def find_by_sub_type(self, sub_type: str, limit: int, after: str | None = None) -> Page:
+        """Assets with a profile of this ``asset_sub_type``."""
+
+    def find_by_tag(self, tag: str, limit: int, after: str | None = None) -> Page:
+        """Assets with a profile carrying this tag."""
+
+    def find_by_api_route(self, route: str, limit: int, after: str | None = None) -> Page:
+        """Assets with an API on this route (with or without a leading ``/``)."""
+
+    def check(self) -> None:
+        """Return if the backend answers; raise ``BackendUnavailable`` otherwise."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What a stored blob is: where it lives and what it holds."""
+
+    key: str
+    url: str
+    size: int
+    sha256: str | None = None
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Keeps binary files under keys (``a/b/c``-style relative paths), as streams of chunks.
+
+    Writes are atomic: a reader sees the old blob or the new one, never a part. No call
+    holds a whole blob in memory.
+    """
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
+        """Store the chunks under ``key`` (replacing any blob there); return URL, size, sha256."""
+
+    def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """Stream the blob (or ``length`` bytes of it from ``start``); raise ``BlobNotFound``."""
+
+    def stat(self, key: str) -> BlobInfo:
+        """URL and size of the blob (sha256 if the backend knows it); raise ``BlobNotFound``."""
+
+    def delete(self, key: str) -> None:
+        """Remove the blob; removing an absent blob is not an error (cleanup is idempotent)."""
+
+    def key_for_url(self, url: str) -> str | None:
+        """The key of a URL this store handed out, or None if the URL is not one of its own."""
+
+    def check(self) -> None:
+        """Return if the backend answers; raise ``BackendUnavailable`` otherwise."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+QUEUED = "queued"
+PROCESSING = "processing"
+SUCCESS = "success"
+FAILED_PREFIX = "failed: "
+
+
+def failed(reason: str) -> str:
+    """The seed's status string of a failed upload: ``failed: <reason>``."""
+    return f"{FAILED_PREFIX}{reason}"
+
+
+@dataclass(frozen=True)
+class UploadJob:
+    """A ZIP upload being turned into an asset.
+
+    ``status`` is one of the seed's strings: ``queued``, ``processing``, ``success``,
+    ``failed: <reason>``. ``staged_key`` names the uploaded archive in the blob store.
+    ``progress`` is free-form (bytes done, members done) for status answers.
+    """
+
+    upload_id: str
+    status: str
+    staged_key: str
+    asset_id: str | None = None
+    attempts: int = 0
+    progress: dict[str, Any] | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.status == SUCCESS or self.status.startswith(FAILED_PREFIX)
+
+
+@runtime_checkable
+class JobTracker(Protocol):
+    """Records upload jobs and hands them to workers under leases.
+
+    A worker that stops renewing its lease (it crashed, or its host did) loses the job:
+    ``claim`` hands it to the next worker, or fails it once it has been tried
+    ``max_attempts`` times. So no job is lost and none stays ``processing`` for good.
+    """
+
+    def submit(self, upload_id: str, staged_key: str) -> UploadJob:
+        """Record a new job as ``queued``."""
+
+    def get(self, upload_id: str) -> UploadJob:
+        """The job's current state; raise ``JobNotFound``."""
+
+    def claim(self, worker: str, lease_seconds: float, max_attempts: int = 3) -> UploadJob | None:
+        """Take the oldest queued job (or one whose lease ran out) as ``processing``."""
+
+    def renew(
+        self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None
+    ) -> bool:
+        """Extend the lease and record progress; False if the worker no longer holds the job."""
+
+    def finish(self, upload_id: str, worker: str, status: str, asset_id: str | None = None) -> bool:
+        """Record the final status; False if the worker no longer holds the job."""
+
+    def check(self) -> None:
+        """Return if the backend answers; raise ``BackendUnavailable`` otherwise."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@runtime_checkable
+class Validator(Protocol):
+    """Checks an asset before it is stored (created, updated, or ingested from a bundle).
+
+    ``name`` says which validator refused, in error messages. ``validate`` returns the
+    problems found, each with the JSON path it concerns; an empty list accepts the asset.
+    """
+
+    name: str
+
+    def validate(self, asset: Asset) -> list[FieldError]:
+        """The problems found in ``asset``; empty if it may be stored."""

@@ -1,0 +1,108 @@
+"""Use cases on asset documents: create, update, delete, get, the five lookups, search.
+
+Every write goes through ``_checked``: the document is validated as a whole by the model,
+then by every configured validator, before the store sees it. The ZIP ingest uses
+``create`` too, so a bundle's asset obeys the same rules as one posted to ``/assets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from assets_registry.core.errors import FieldError, InvalidAsset, RevisionMismatch
+from assets_registry.core.filters import FilterLimits, compile_filter
+from assets_registry.core.lookups import Lookup
+from assets_registry.core.model import Asset, asset_from_document, asset_to_document
+from assets_registry.core.pagination import PageLimits
+from assets_registry.core.ports import MetadataStore, Page, StoredAsset, Validator
+
+_UPDATE_RETRIES = 8
+
+
+class Registry:
+    """The registry's use cases over one metadata store and a set of validators."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        validators: Sequence[Validator] = (),
+        page_limits: PageLimits | None = None,
+        filter_limits: FilterLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.validators = tuple(validators)
+        self.page_limits = page_limits or PageLimits()
+        self.filter_limits = filter_limits or FilterLimits()
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create(self, document: Any) -> StoredAsset:
+        """Validate and store a new asset; ``AssetExists`` if the id is taken."""
+        asset = self._checked(document)
+        return self.store.insert(asset_to_document(asset))
+
+    def update(self, asset_id: str, changes: Any, expected_revision: int | None = None) -> StoredAsset:
+        """Change only the top-level fields given; the result is validated as a whole.
+
+        With ``expected_revision`` (HTTP ``If-Match``) the update applies only to that
+        revision. Without it, concurrent updates are retried on the fresh document, so two
+        clients changing different fields both see their change kept.
+        """
+        if not isinstance(changes, dict):
+            raise InvalidAsset([FieldError("", "an update must be a JSON object of the fields to change")])
+        if "asset_id" in changes and changes["asset_id"] != asset_id:
+            raise InvalidAsset(
+                [FieldError("asset_id", f"cannot be changed (the asset is {asset_id!r}); create a new asset instead")]
+            )
+        for _ in range(_UPDATE_RETRIES):
+            current = self.store.get(asset_id)
+            if expected_revision is not None and current.revision != expected_revision:
+                raise RevisionMismatch(asset_id)
+            merged = {**current.document, **changes}
+            document = asset_to_document(self._checked(merged))
+            if document == current.document:
+                return current
+            try:
+                return self.store.update(asset_id, document, current.revision)
+            except RevisionMismatch:
+                if expected_revision is not None:
+                    raise
+        raise RevisionMismatch(asset_id)
+
+    def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
+        self.store.delete(asset_id, expected_revision)
+
+    def validate(self, document: Any) -> Asset:
+        """The asset a document describes, if the model and every validator accept it."""
+        return self._checked(document)
+
+    def _checked(self, document: Any) -> Asset:
+        asset = asset_from_document(document)
+        errors: list[FieldError] = []
+        for validator in self.validators:
+            for error in validator.validate(asset):
+                errors.append(FieldError(error.path, f"{error.message} (validator {validator.name})"))
+        if errors:
+            raise InvalidAsset(errors)
+        return asset
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, asset_id: str) -> StoredAsset:
+        return self.store.get(asset_id)
+
+    def lookup(self, lookup: Lookup, value: str, limit: int | None = None, after: str | None = None) -> Page:
+        size = self.page_limits.resolve(limit)
+        finders = {
+            Lookup.TYPE: self.store.find_by_type,
+            Lookup.SUB_TYPE: self.store.find_by_sub_type,
+            Lookup.TAG: self.store.find_by_tag,
+            Lookup.API_ROUTE: self.store.find_by_api_route,
+        }
+        return finders[lookup](value, size, after)
+
+    def search(self, filter_document: Any, limit: int | None = None, after: str | None = None) -> Page:
+        """Assets matching a filter in the accepted subset of MongoDB queries."""
+        flt = compile_filter(filter_document, self.filter_limits)
+        return self.store.find(flt, self.page_limits.resolve(limit), after)

@@ -1,0 +1,134 @@
+"""The contract every ``BlobStore`` adapter passes.
+
+Subclass ``BlobStoreContract`` in a ``Test*`` class and override the ``blobs`` fixture.
+A fake that keeps blobs in memory opts out of the streaming test by setting
+``test_large_blobs_stream_with_bounded_memory = None`` in its subclass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from assets_registry.core.errors import BlobNotFound
+from assets_registry.core.ports import BlobStore
+
+MiB = 1 << 20
+
+
+def pattern_chunks(total: int, chunk: int = MiB, seed: int = 7) -> Iterator[bytes]:
+    """Deterministic, incompressible-looking bytes, made chunk by chunk (never all at once)."""
+    block = hashlib.sha256(str(seed).encode()).digest() * (chunk // 32 + 1)
+    sent = 0
+    n = 0
+    while sent < total:
+        size = min(chunk, total - sent)
+        yield bytes([n % 251]) + block[1:size]
+        sent += size
+        n += 1
+
+
+def read_all(blobs: BlobStore, key: str, start: int = 0, length: int | None = None) -> bytes:
+    return b"".join(blobs.read(key, start, length))
+
+
+class BlobStoreContract:
+    @pytest.fixture
+    def blobs(self) -> Iterator[BlobStore]:
+        raise NotImplementedError("override the blobs fixture with a fresh, empty store")
+
+    def test_put_reports_size_and_sha256_and_read_returns_the_bytes(self, blobs: BlobStore) -> None:
+        data = b"weights " * 1000
+        info = blobs.put("assets/a1/model.bin", [data[:100], data[100:]])
+        assert (info.key, info.size, info.sha256) == ("assets/a1/model.bin", len(data), hashlib.sha256(data).hexdigest())
+        assert read_all(blobs, "assets/a1/model.bin") == data
+        assert blobs.stat("assets/a1/model.bin").size == len(data)
+
+    def test_an_empty_blob_is_a_blob(self, blobs: BlobStore) -> None:
+        info = blobs.put("empty", [])
+        assert info.size == 0
+        assert info.sha256 == hashlib.sha256(b"").hexdigest()
+        assert read_all(blobs, "empty") == b""
+        assert blobs.stat("empty").size == 0
+
+    def test_put_replaces_an_existing_blob(self, blobs: BlobStore) -> None:
+        blobs.put("k", [b"old contents"])
+        blobs.put("k", [b"new"])
+        assert read_all(blobs, "k") == b"new"
+
+    def test_ranged_reads(self, blobs: BlobStore) -> None:
+        blobs.put("r", [bytes(range(256))])
+        assert read_all(blobs, "r", 10, 5) == bytes(range(10, 15))
+        assert read_all(blobs, "r", 250) == bytes(range(250, 256))
+        assert read_all(blobs, "r", 0, 0) == b""
+
+    def test_missing_blobs_are_not_found(self, blobs: BlobStore) -> None:
+        with pytest.raises(BlobNotFound):
+            read_all(blobs, "missing/blob")
+        with pytest.raises(BlobNotFound):
+            blobs.stat("missing/blob")
+
+    def test_delete_is_idempotent(self, blobs: BlobStore) -> None:
+        blobs.put("assets/x/f", [b"1"])
+        blobs.delete("assets/x/f")
+        blobs.delete("assets/x/f")
+        with pytest.raises(BlobNotFound):
+            blobs.stat("assets/x/f")
+
+    def test_urls_lead_back_to_their_keys(self, blobs: BlobStore) -> None:
+        for key in ("plain", "nested/dir/file.bin", "ünï cödé/ß?#%.txt"):
+            info = blobs.put(key, [b"x"])
+            assert blobs.key_for_url(info.url) == key
+            assert blobs.stat(key).url == info.url
+        assert blobs.key_for_url("https://elsewhere.example/plain") is None
+
+    def test_a_failed_put_leaves_the_previous_blob_whole(self, blobs: BlobStore) -> None:
+        blobs.put("k", [b"previous"])
+
+        def broken() -> Iterator[bytes]:
+            yield b"partial data"
+            raise OSError("the client went away")
+
+        with pytest.raises(OSError, match="went away"):
+            blobs.put("k", broken())
+        assert read_all(blobs, "k") == b"previous"
+        with pytest.raises(OSError, match="went away"):
+            blobs.put("never", broken())
+        with pytest.raises(BlobNotFound):
+            blobs.stat("never")
+
+    def test_concurrent_puts_leave_one_whole_blob(self, blobs: BlobStore) -> None:
+        payloads = [bytes([n]) * (256 * 1024) for n in range(6)]
+        threads = [threading.Thread(target=blobs.put, args=("contested", [p[:1000], p[1000:]])) for p in payloads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert read_all(blobs, "contested") in payloads
+
+    def test_large_blobs_stream_with_bounded_memory(self, blobs: BlobStore) -> None:
+        total = 96 * MiB
+        expected = hashlib.sha256()
+        tracemalloc.start()
+        try:
+            info = blobs.put("big/blob", pattern_chunks(total))
+            got = hashlib.sha256()
+            size = 0
+            for chunk in blobs.read("big/blob"):
+                got.update(chunk)
+                size += len(chunk)
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        for chunk in pattern_chunks(total):
+            expected.update(chunk)
+        assert (info.size, size) == (total, total)
+        assert info.sha256 == got.hexdigest() == expected.hexdigest()
+        assert peak < 24 * MiB, f"peak Python allocations {peak / MiB:.1f} MiB for a {total // MiB} MiB blob"
+
+    def test_check_passes_on_a_working_backend(self, blobs: BlobStore) -> None:
+        blobs.check()
