@@ -1,0 +1,96 @@
+"""The ``assets-registry`` command: serve the registry, list plugins, show the settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from assets_registry.apps.settings import Settings, load_settings
+from assets_registry.core.errors import RegistryError
+from assets_registry.plugins.types import BackendURL
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML settings file (default: $ASSETS_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="where embedded backends keep data (default ./var)")
+    parser.add_argument("--metadata-url", help="metadata store URL, e.g. sqlite:///abs/registry.db")
+    parser.add_argument("--blobs-url", help="blob store URL, e.g. file:///abs/blobs")
+    parser.add_argument("--jobs-url", help="job tracker URL, e.g. local://")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assets-registry", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (REST, query, GraphQL)")
+    _common(serve)
+    serve.add_argument("--bind", action="append", metavar="HOST:PORT",
+                       help="address to listen on; repeat for several (default 127.0.0.1:8080 and :8081)")
+    serve.add_argument("--routes", choices=["all", "read", "write"], help="serve only read or write routes")
+    serve.add_argument("--workers", type=int, help="server processes (default 2)")
+    serve.add_argument("--threads", type=int, help="threads per process (default 8)")
+
+    plugins = commands.add_parser("plugins", help="list loaded plugins, their versions and what they provide")
+    _common(plugins)
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+
+    config = commands.add_parser("config", help="print the effective settings (passwords hidden)")
+    _common(config)
+    return parser  # fmt: skip
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flags: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "metadata_url": args.metadata_url,
+        "blobs_url": args.blobs_url,
+        "jobs_url": args.jobs_url,
+    }
+    for name in ("bind", "routes", "workers", "threads"):
+        flags[name] = getattr(args, name, None)
+    return load_settings(args.config, **flags)
+
+
+def _show_plugins(settings: Settings, as_json: bool) -> None:
+    from assets_registry.apps.container import load_plugins
+
+    infos = load_plugins(settings).describe()
+    if as_json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return
+    for info in infos:
+        print(f"{info.name} {info.version} ({info.module})")
+        for item in info.provides or ["(no hooks)"]:
+            print(f"    {item}")
+
+
+def _show_config(settings: Settings) -> None:
+    values = settings.model_dump(mode="json")
+    for key in ("metadata_url", "blobs_url", "jobs_url"):
+        values[key] = str(BackendURL(values[key]))
+    print(json.dumps(values, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "serve":
+            from assets_registry.apps.server import serve
+
+            serve(settings)
+        elif args.command == "plugins":
+            _show_plugins(settings, args.json)
+        elif args.command == "config":
+            _show_config(settings)
+    except RegistryError as exc:
+        print(f"assets-registry: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

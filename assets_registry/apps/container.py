@@ -1,0 +1,79 @@
+"""The composition root: settings -> plugins -> adapters -> use cases, in one container.
+
+Nothing is built at import time. ``build_container(settings)`` wires providers; the first
+call to a provider builds what it needs, once per process (a server worker builds its own
+after ``fork()``, so no connection crosses processes). Tests override providers with fakes
+(``container.metadata.override(providers.Object(fake))``) instead of patching.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from assets_registry.apps.settings import Settings
+from assets_registry.core.errors import ConfigurationError
+from assets_registry.core.pagination import PageLimits
+from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
+from assets_registry.core.registry import Registry
+from assets_registry.plugins.manager import BLOCK_ENV, Plugins
+from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
+
+_PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
+
+
+def load_plugins(settings: Settings) -> Plugins:
+    blocked = set(settings.disable_plugins)
+    blocked.update(n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip())
+    return Plugins.load(blocked=sorted(blocked))
+
+
+def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings) -> Any:
+    """Build the adapter the URL's scheme names, and check it really implements the port."""
+    context = AdapterContext(url=BackendURL(url), data_dir=settings.data_dir, environ=dict(os.environ))
+    adapter = plugins.make_adapter(port, context)
+    if not isinstance(adapter, _PORT_TYPES[port]):
+        raise ConfigurationError(
+            f"The {context.url.scheme}:// adapter returned {type(adapter).__name__}, "
+            f"which does not implement the {port} port."
+        )
+    return adapter
+
+
+def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
+    return plugins.validators(dict(settings.validators))
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the HTTP app and the workers use; each field a port or a use case."""
+
+    settings: Settings
+    registry: Registry
+    blobs: BlobStore
+    jobs: JobTracker
+
+    def close(self) -> None:
+        for part in (self.registry.store, self.blobs, self.jobs):
+            part.close()
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    plugins = providers.Singleton(load_plugins, settings)
+    metadata = providers.Singleton(make_adapter, plugins, "metadata", settings.provided.metadata_url, settings)
+    blobs = providers.Singleton(make_adapter, plugins, "blobs", settings.provided.blobs_url, settings)
+    jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
+    validators = providers.Singleton(make_validators, plugins, settings)
+    page_limits = providers.Singleton(
+        PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
+    )
+    registry = providers.Singleton(Registry, store=metadata, validators=validators, page_limits=page_limits)
+    services = providers.Singleton(Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs)
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)

@@ -1,0 +1,75 @@
+"""The Falcon WSGI app: ``create_app(services)`` wires resources to use cases, no side effects.
+
+Routes are grouped as read routes (queries, search, GraphQL) and write routes (create,
+update, delete). A process serves all of them by default; ``routes="read"`` makes a
+read-only replica and ``routes="write"`` a write-only front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+
+from assets_registry.apps.container import Services
+from assets_registry.apps.graphql_api import build_schema
+from assets_registry.apps.http import problems
+from assets_registry.apps.http.assets import AssetResource, AssetsResource
+from assets_registry.apps.http.graphql import GraphQLResource
+from assets_registry.apps.http.health import HealthResource, ReadinessResource
+from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
+from assets_registry.apps.settings import Routes
+from assets_registry.core.lookups import Lookup
+
+LOOKUP_ROUTES = {
+    "/query/by-type/{value}": Lookup.TYPE,
+    "/query/by-sub-type/{value}": Lookup.SUB_TYPE,
+    "/query/by-tag/{value}": Lookup.TAG,
+    "/query/by-api-route/{value:path}": Lookup.API_ROUTE,
+}
+
+
+READ_PREFIXES = r"^/(query|graphql)(/|$)"
+WRITE_PREFIXES = r"^/assets(/|$)"
+
+
+def _served_elsewhere(kind: str) -> Callable[..., None]:
+    def sink(req: falcon.Request, resp: falcon.Response, **_: Any) -> None:
+        problems.send_problem(
+            resp,
+            405,
+            f"{kind}_routes_not_served",
+            f"This server does not serve the {kind} routes (it runs with routes={_OTHER[kind]}); "
+            f"send {req.method} {req.path} to a server that does.",
+        )
+
+    return sink
+
+
+_OTHER = {"read": "write", "write": "read"}
+
+
+def create_app(services: Services, routes: Routes = "all") -> falcon.App:
+    app = falcon.App()
+    app.req_options.strip_url_path_trailing_slash = True
+    problems.install(app)
+    registry = services.registry
+    max_body = services.settings.max_body_bytes
+
+    app.add_route("/healthz", HealthResource())
+    app.add_route("/readyz", ReadinessResource(services))
+    if routes in ("all", "read"):
+        app.add_route("/query/by-id/{asset_id}", AssetByIdResource(registry))
+        for template, lookup in LOOKUP_ROUTES.items():
+            app.add_route(template, LookupResource(registry, lookup))
+        app.add_route("/query/search", SearchResource(registry, max_body))
+        app.add_route("/graphql", GraphQLResource(build_schema(), registry, max_body))
+    else:
+        app.add_sink(_served_elsewhere("read"), READ_PREFIXES)
+    if routes in ("all", "write"):
+        app.add_route("/assets", AssetsResource(registry, max_body))
+        app.add_route("/assets/{asset_id}", AssetResource(registry, max_body))
+    else:
+        app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
+    return app

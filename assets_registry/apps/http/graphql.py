@@ -1,0 +1,42 @@
+"""``/graphql``: GraphiQL for browsers, queries over GET and POST, read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+from graphql import GraphQLSchema
+
+from assets_registry.apps.graphql_api import GRAPHIQL_HTML, execute_query
+from assets_registry.apps.http.bodies import read_json, send_json
+from assets_registry.core.errors import InvalidInput
+from assets_registry.core.json_values import parse_json
+from assets_registry.core.registry import Registry
+
+
+class GraphQLResource:
+    def __init__(self, schema: GraphQLSchema, registry: Registry, max_body_bytes: int) -> None:
+        self.schema = schema
+        self.registry = registry
+        self.max_body_bytes = max_body_bytes
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        query = req.get_param("query")
+        if query is None:
+            if req.client_accepts("text/html"):
+                resp.content_type = falcon.MEDIA_HTML
+                resp.text = GRAPHIQL_HTML
+                return
+            raise InvalidInput("Send a GraphQL query as ?query=... or POST it as JSON to /graphql.")
+        body: dict[str, Any] = {"query": query, "operationName": req.get_param("operationName")}
+        variables = req.get_param("variables")
+        if variables:
+            body["variables"] = parse_json(variables.encode())
+        self._run(resp, body)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._run(resp, read_json(req, self.max_body_bytes))
+
+    def _run(self, resp: falcon.Response, body: Any) -> None:
+        status, result = execute_query(self.schema, self.registry, body)
+        send_json(resp, result, status)

@@ -1,0 +1,58 @@
+"""``assets-registry serve``: the WSGI app under gunicorn, several processes and threads.
+
+The configuration is checked once in the master before any worker starts (plugins load,
+every backend is built and answers), so a mistake stops start-up with a sentence instead
+of a crash loop. Each worker then builds its own container after ``fork()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from assets_registry.apps.container import build_container
+from assets_registry.apps.http import create_app
+from assets_registry.apps.settings import Settings
+
+
+def check_setup(settings: Settings) -> None:
+    """Build everything once and ask each backend to answer; raise with the reason if not."""
+    services = build_container(settings).services()
+    try:
+        for part in (services.registry.store, services.blobs, services.jobs):
+            part.check()
+    finally:
+        services.close()
+
+
+class RegistryServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        options: dict[str, Any] = {
+            "bind": self.settings.bind,
+            "workers": self.settings.workers,
+            "threads": self.settings.threads,
+            "worker_class": "gthread",
+            "accesslog": "-",
+            "errorlog": "-",
+            "timeout": 120,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "limit_request_line": 8190,  # long API routes and cursors fit
+            "proc_name": "assets-registry",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        services = build_container(self.settings).services()
+        return create_app(services, self.settings.routes)
+
+
+def serve(settings: Settings) -> None:
+    check_setup(settings)
+    RegistryServer(settings).run()

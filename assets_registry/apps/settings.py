@@ -1,0 +1,115 @@
+"""The operator's settings: defaults, then a TOML file, then ``ASSETS_*`` variables, then flags.
+
+With nothing configured the registry runs on its embedded default: SQLite + files + local
+jobs, all under one data directory (``./var``). Each backend is chosen by one URL whose
+scheme names the adapter; see the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from assets_registry.core.errors import ConfigurationError
+
+CONFIG_ENV = "ASSETS_CONFIG"
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("config_file", default=None)
+
+Routes = Literal["all", "read", "write"]
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable ``ASSETS_<NAME>`` and TOML key ``<name>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSETS_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("var"), description="where the embedded backends keep their files")
+    metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
+    blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
+    jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
+    bind: list[str] = Field(
+        ["127.0.0.1:8080", "127.0.0.1:8081"], description="HOST:PORT addresses to listen on (comma-separated in env)"
+    )
+    routes: Routes = Field("all", description="serve all routes, only the read routes, or only the write routes")
+    workers: int = Field(2, ge=1, le=64, description="server processes")
+    threads: int = Field(8, ge=1, le=256, description="request threads per process")
+    max_body_bytes: int = Field(4 << 20, ge=1024, description="largest JSON body accepted (413 beyond)")
+    page_default: int = Field(100, ge=1, description="list answers' page size when no limit is given")
+    page_max: int = Field(1000, ge=1, description="largest limit a client may ask for")
+    disable_plugins: list[str] = Field([], description="plugin names not to load (comma-separated in env)")
+    validators: dict[str, Any] = Field({}, description="options handed to validator plugins")
+
+    @field_validator("bind", "disable_plugins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("bind")
+    @classmethod
+    def _check_binds(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not HOST:PORT")
+        if not value:
+            raise ValueError("at least one HOST:PORT is needed")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFile(settings_cls, _config_file.get())
+
+
+class _TomlFile(PydanticBaseSettingsSource):
+    """The configuration file's values (flat keys named like the settings)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                self.values = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigurationError(f"The configuration file {path} cannot be read: {exc}") from exc
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Settings from the file (``config_file``, else ``$ASSETS_CONFIG``), env and flags.
+
+    Raises ``ConfigurationError`` with every problem named, never a validation traceback.
+    """
+    path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    token = _config_file.set(path)
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        source = f" (file {path})" if path else ""
+        raise ConfigurationError(f"The settings are invalid{source}: {problems}") from None
+    finally:
+        _config_file.reset(token)

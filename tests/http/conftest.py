@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import pytest
+from falcon import testing
+
+from assets_registry.apps.container import Services
+from assets_registry.apps.http import create_app
+
+
+@pytest.fixture
+def client(embedded_services: Services) -> testing.TestClient:
+    return testing.TestClient(create_app(embedded_services))
