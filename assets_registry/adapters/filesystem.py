@@ -129,7 +129,7 @@ class FilesystemBlobStore:
     def key_for_url(self, url: str) -> str | None:
         if not url.startswith(self._url_prefix):
             return None
-        key = unquote(url[len(self._url_prefix):])
+        key = unquote(url[len(self._url_prefix) :])
         return None if key_problem(key) else key
 
     def check(self) -> None:

@@ -27,8 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP server (REST, query, GraphQL)")
     _common(serve)
-    serve.add_argument("--bind", action="append", metavar="HOST:PORT",
-                       help="address to listen on; repeat for several (default 127.0.0.1:8080 and :8081)")
+    serve.add_argument(
+        "--bind",
+        action="append",
+        metavar="HOST:PORT",
+        help="address to listen on; repeat for several (default 127.0.0.1:8080 and :8081)",
+    )
     serve.add_argument("--routes", choices=["all", "read", "write"], help="serve only read or write routes")
     serve.add_argument("--workers", type=int, help="server processes (default 2)")
     serve.add_argument("--threads", type=int, help="threads per process (default 8)")

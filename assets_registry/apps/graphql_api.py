@@ -231,17 +231,11 @@ def build_schema() -> GraphQLSchema:
         "cursor": GraphQLArgument(GraphQLString, description="`nextCursor` of the previous page."),
     }
 
-    def listing(
-        type_: GraphQLOutputType, args: dict[str, GraphQLArgument], read: Read, doc: str
-    ) -> GraphQLField:
-        return GraphQLField(
-            type_, {**args, **paging}, resolve=_resolver(read, type_ is page), description=doc
-        )
+    def listing(type_: GraphQLOutputType, args: dict[str, GraphQLArgument], read: Read, doc: str) -> GraphQLField:
+        return GraphQLField(type_, {**args, **paging}, resolve=_resolver(read, type_ is page), description=doc)
 
     by_id = "The asset with this id, or null if there is none."
-    fields = {
-        "getAssetById": GraphQLField(objects[Asset], {"assetId": text}, resolve=_get_asset, description=by_id)
-    }
+    fields = {"getAssetById": GraphQLField(objects[Asset], {"assetId": text}, resolve=_get_asset, description=by_id)}
     for name, lookup, argument in (
         ("getAssetsByType", Lookup.TYPE, "assetType"),
         ("getAssetsByTag", Lookup.TAG, "tag"),
@@ -342,9 +336,7 @@ def _returns_list(kind: Any) -> bool:
 
 
 _RULES = (*specified_rules, QueryCostRule)
-_TOKEN_OPTION = next(
-    k for k in ("max_lexical_tokens", "max_tokens") if k in inspect.signature(parse).parameters
-)
+_TOKEN_OPTION = next(k for k in ("max_lexical_tokens", "max_tokens") if k in inspect.signature(parse).parameters)
 _TOKEN_LIMIT: dict[str, Any] = {_TOKEN_OPTION: MAX_TOKENS}
 """graphql-core 3.3 deprecates ``max_tokens`` for ``max_lexical_tokens``: use what this version has."""
 _INTERNAL = "Internal error; the server log has the details."

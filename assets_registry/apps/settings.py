@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
     bind: list[str] = Field(
-        ["127.0.0.1:8080", "127.0.0.1:8081"], description="HOST:PORT addresses to listen on (comma-separated in env)"
+        ["127.0.0.1:8080", "127.0.0.1:8081"],
+        description="HOST:PORT addresses to listen on (comma-separated in env)",
     )
     routes: Routes = Field("all", description="serve all routes, only the read routes, or only the write routes")
     workers: int = Field(2, ge=1, le=64, description="server processes")

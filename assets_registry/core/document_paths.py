@@ -122,4 +122,4 @@ def compare(value: Any, operand: Any) -> int | None:
         return None
     if kind == "null":
         return 0
-    return (value > operand) - (value < operand)
+    return int(value > operand) - int(value < operand)

@@ -55,7 +55,8 @@ class InvalidAsset(InvalidInput):
     def __init__(self, errors: list[FieldError]) -> None:
         first = str(errors[0]) if errors else "the asset is invalid"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        super().__init__(f"The asset is invalid: {first}{more}.", errors)
+        end = "" if (more or first).endswith((".", "?")) else "."
+        super().__init__(f"The asset is invalid: {first}{more}{end}", errors)
 
 
 class InvalidFilter(InvalidInput):
@@ -118,8 +119,7 @@ class AssetExists(Conflict):
 
     def __init__(self, asset_id: str) -> None:
         super().__init__(
-            f"An asset with the id {asset_id!r} already exists; "
-            "update it with PUT /assets/{id} or choose another id."
+            f"An asset with the id {asset_id!r} already exists; update it with PUT /assets/{{id}} or choose another id."
         )
         self.asset_id = asset_id
 
@@ -130,9 +130,7 @@ class RevisionMismatch(Conflict):
     code = "revision_mismatch"
 
     def __init__(self, asset_id: str) -> None:
-        super().__init__(
-            f"The asset {asset_id!r} was changed by someone else; read it again and retry."
-        )
+        super().__init__(f"The asset {asset_id!r} was changed by someone else; read it again and retry.")
         self.asset_id = asset_id
 
 

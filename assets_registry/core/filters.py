@@ -148,9 +148,7 @@ class _Compiler:
         ]
         return lambda values: all(t(values) for t in tests)
 
-    def operator(  # noqa: PLR0911, PLR0912 - one branch per operator reads best
-        self, op: str, value: Any, path: str, depth: int, expand: bool, siblings: dict[str, Any]
-    ) -> Test:
+    def operator(self, op: str, value: Any, path: str, depth: int, expand: bool, siblings: dict[str, Any]) -> Test:
         if op in _REFUSED:
             raise InvalidFilter(path, f"{op} is not allowed: it {_REFUSED[op]}")
         if op == "$eq":
@@ -183,14 +181,16 @@ class _Compiler:
         if op == "$regex":
             return self.regex(value, siblings.get("$options", ""), path, expand)
         if op == "$size":
-            if type(value) is not int or value < 0:
-                raise InvalidFilter(path, "$size takes a non-negative integer")
+            whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            if isinstance(value, bool) or not whole or value < 0:
+                raise InvalidFilter(path, "$size takes a non-negative whole number")
+            value = int(value)
             return lambda values: any(isinstance(v, list) and len(v) == value for v in values)
         if op == "$elemMatch":
             return self.elem_match(value, path, depth)
         if op == "$not":
             if not _is_operator_doc(value):
-                raise InvalidFilter(path, "$not takes an object of operators, such as {\"$regex\": \"^a\"}")
+                raise InvalidFilter(path, '$not takes an object of operators, such as {"$regex": "^a"}')
             inner = self.operators(value, path, depth, expand)
             return lambda values: not inner(values)
         raise InvalidFilter(path, _unknown(op, FIELD_OPERATORS, "on a field"))
@@ -201,7 +201,9 @@ class _Compiler:
         if len(pattern) > self.limits.max_regex_length:
             raise InvalidFilter(path, f"the pattern is longer than {self.limits.max_regex_length} characters")
         if not isinstance(options, str) or any(o not in REGEX_OPTIONS for o in options):
-            raise InvalidFilter(path.replace("$regex", "$options"), f"$options accepts only the letters {REGEX_OPTIONS!r}")
+            raise InvalidFilter(
+                path.replace("$regex", "$options"), f"$options accepts only the letters {REGEX_OPTIONS!r}"
+            )
         re_options = re2.Options()
         re_options.log_errors = False
         re_options.max_mem = 8 << 20

@@ -27,6 +27,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
 from assets_registry.core import identifiers
 from assets_registry.core.errors import FieldError, InvalidAsset
+from assets_registry.core.json_values import check_storable
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -146,6 +147,7 @@ def asset_from_document(document: Any) -> Asset:
     """
     if not isinstance(document, dict):
         raise InvalidAsset([FieldError("", f"an asset must be a JSON object, not {json_type(document)}")])
+    check_storable(document)
     filled, errors = _fill_back_references(document)
     if errors:
         raise InvalidAsset(errors)
@@ -177,18 +179,17 @@ def _fill_back_references(document: dict[str, Any]) -> tuple[dict[str, Any], lis
             continue
         new_items: list[Any] = []
         for index, item in enumerate(items):
-            if isinstance(item, dict):
-                own = item.get("asset_id")
-                if own is None:
-                    item = {**item, "asset_id": parent}
-                elif own != parent:
-                    errors.append(
-                        FieldError(
-                            f"{name}[{index}].asset_id",
-                            f"{own!r} differs from the asset's asset_id {parent!r}; "
-                            "leave it out and it is filled in",
-                        )
+            own = item.get("asset_id") if isinstance(item, dict) else parent
+            if own is None:
+                new_items.append({**item, "asset_id": parent})
+                continue
+            if own != parent:
+                errors.append(
+                    FieldError(
+                        f"{name}[{index}].asset_id",
+                        f"{own!r} differs from the asset's asset_id {parent!r}; leave it out and it is filled in",
                     )
+                )
             new_items.append(item)
         filled[name] = new_items
     return filled, errors

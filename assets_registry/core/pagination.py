@@ -40,9 +40,10 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor() from None
     if not raw.startswith(_PREFIX):
         raise InvalidCursor()
-    return raw[len(_PREFIX):]
+    return raw[len(_PREFIX) :]

@@ -186,9 +186,7 @@ class JobTracker(Protocol):
     def claim(self, worker: str, lease_seconds: float, max_attempts: int = 3) -> UploadJob | None:
         """Take the oldest queued job (or one whose lease ran out) as ``processing``."""
 
-    def renew(
-        self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None
-    ) -> bool:
+    def renew(self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None) -> bool:
         """Extend the lease and record progress; False if the worker no longer holds the job."""
 
     def finish(self, upload_id: str, worker: str, status: str, asset_id: str | None = None) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from assets_registry.core.errors import FieldError, InvalidAsset, RevisionMismatch
 from assets_registry.core.filters import FilterLimits, compile_filter
 from assets_registry.core.lookups import Lookup
@@ -53,7 +55,12 @@ class Registry:
             raise InvalidAsset([FieldError("", "an update must be a JSON object of the fields to change")])
         if "asset_id" in changes and changes["asset_id"] != asset_id:
             raise InvalidAsset(
-                [FieldError("asset_id", f"cannot be changed (the asset is {asset_id!r}); create a new asset instead")]
+                [
+                    FieldError(
+                        "asset_id",
+                        f"cannot be changed (the asset is {asset_id!r}); create a new asset instead",
+                    )
+                ]
             )
         for _ in range(_UPDATE_RETRIES):
             current = self.store.get(asset_id)
@@ -61,7 +68,7 @@ class Registry:
                 raise RevisionMismatch(asset_id)
             merged = {**current.document, **changes}
             document = asset_to_document(self._checked(merged))
-            if document == current.document:
+            if _same_json(document, current.document):
                 return current
             try:
                 return self.store.update(asset_id, document, current.revision)
@@ -106,3 +113,12 @@ class Registry:
         """Assets matching a filter in the accepted subset of MongoDB queries."""
         flt = compile_filter(filter_document, self.filter_limits)
         return self.store.find(flt, self.page_limits.resolve(limit), after)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two documents are written the same way in JSON.
+
+    Python's ``==`` would call ``{"x": 1}`` and ``{"x": true}`` (or ``1.0``, or the same keys in
+    another order) equal, and an update making such a change would be dropped as a no-op.
+    """
+    return msgspec.json.encode(a) == msgspec.json.encode(b)

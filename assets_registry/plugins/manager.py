@@ -9,9 +9,9 @@ claims a URL scheme another plugin already serves.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
@@ -82,7 +82,8 @@ class Plugins:
         found: dict[tuple[PortName, str], tuple[str, AdapterSpec]] = {}
         for impl in self.pm.hook.assets_registry_adapters.get_hookimpls():
             name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            for spec in impl.function() or ():
+            specs = cast(Sequence[AdapterSpec], impl.function() or ())
+            for spec in specs:
                 if spec.port not in PORT_NAMES:
                     raise PluginError(f"The plugin {name!r} offers an adapter for an unknown port {spec.port!r}.")
                 key = (spec.port, spec.scheme.lower())

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
 PortName = Literal["metadata", "blobs", "jobs"]
 PORT_NAMES: tuple[PortName, ...] = ("metadata", "blobs", "jobs")
@@ -22,7 +22,7 @@ class BackendURL:
     raw: str
 
     @property
-    def parts(self) -> Any:
+    def parts(self) -> SplitResult:
         return urlsplit(self.raw)
 
     @property

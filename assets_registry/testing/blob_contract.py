@@ -44,7 +44,11 @@ class BlobStoreContract:
     def test_put_reports_size_and_sha256_and_read_returns_the_bytes(self, blobs: BlobStore) -> None:
         data = b"weights " * 1000
         info = blobs.put("assets/a1/model.bin", [data[:100], data[100:]])
-        assert (info.key, info.size, info.sha256) == ("assets/a1/model.bin", len(data), hashlib.sha256(data).hexdigest())
+        assert (info.key, info.size, info.sha256) == (
+            "assets/a1/model.bin",
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+        )
         assert read_all(blobs, "assets/a1/model.bin") == data
         assert blobs.stat("assets/a1/model.bin").size == len(data)
 

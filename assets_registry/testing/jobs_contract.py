@@ -23,7 +23,12 @@ class JobTrackerContract:
     def test_a_submitted_job_is_queued(self, jobs: JobTracker) -> None:
         jobs.submit("u1", "staging/u1.zip")
         job = jobs.get("u1")
-        assert (job.upload_id, job.status, job.staged_key, job.attempts) == ("u1", QUEUED, "staging/u1.zip", 0)
+        assert (job.upload_id, job.status, job.staged_key, job.attempts) == (
+            "u1",
+            QUEUED,
+            "staging/u1.zip",
+            0,
+        )
         assert not job.finished
 
     def test_an_upload_id_is_submitted_once(self, jobs: JobTracker) -> None:

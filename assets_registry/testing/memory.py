@@ -23,7 +23,16 @@ from assets_registry.core.errors import (
 )
 from assets_registry.core.filters import Filter
 from assets_registry.core.lookups import Lookup, lookup_filter
-from assets_registry.core.ports import PROCESSING, QUEUED, BlobInfo, Document, Page, StoredAsset, UploadJob, failed
+from assets_registry.core.ports import (
+    PROCESSING,
+    QUEUED,
+    BlobInfo,
+    Document,
+    Page,
+    StoredAsset,
+    UploadJob,
+    failed,
+)
 
 
 class MemoryMetadataStore:
@@ -184,9 +193,7 @@ class MemoryJobTracker:
         entry = self._jobs.get(upload_id)
         return entry is not None and entry["worker"] == worker and entry["job"].status == PROCESSING
 
-    def renew(
-        self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None
-    ) -> bool:
+    def renew(self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None) -> bool:
         with self._lock:
             if not self._holds(upload_id, worker):
                 return False

@@ -26,22 +26,22 @@ class TestSqliteMetadataStore(MetadataStoreContract):
 
 class TestMemoryMetadataStore(MetadataStoreContract):
     @pytest.fixture
-    def store(self) -> Iterator[MetadataStore]:
-        yield MemoryMetadataStore()
+    def store(self) -> MetadataStore:
+        return MemoryMetadataStore()
 
 
 class TestFilesystemBlobStore(BlobStoreContract):
     @pytest.fixture
-    def blobs(self, tmp_path: Path) -> Iterator[BlobStore]:
-        yield FilesystemBlobStore(tmp_path / "blobs")
+    def blobs(self, tmp_path: Path) -> BlobStore:
+        return FilesystemBlobStore(tmp_path / "blobs")
 
 
 class TestMemoryBlobStore(BlobStoreContract):
-    test_large_blobs_stream_with_bounded_memory = None  # the fake holds blobs in memory by design
+    test_large_blobs_stream_with_bounded_memory = None  # type: ignore[assignment]  # the fake holds blobs in memory
 
     @pytest.fixture
-    def blobs(self) -> Iterator[BlobStore]:
-        yield MemoryBlobStore()
+    def blobs(self) -> BlobStore:
+        return MemoryBlobStore()
 
 
 class TestSqliteJobTracker(JobTrackerContract):
@@ -54,5 +54,5 @@ class TestSqliteJobTracker(JobTrackerContract):
 
 class TestMemoryJobTracker(JobTrackerContract):
     @pytest.fixture
-    def jobs(self) -> Iterator[JobTracker]:
-        yield MemoryJobTracker()
+    def jobs(self) -> JobTracker:
+        return MemoryJobTracker()

@@ -1,6 +1,8 @@
 """The seed's request bodies, verbatim (``../shared/seeds/001_*.txt``)."""
 
-SEED_ASSET = {
+from typing import Any
+
+SEED_ASSET: dict[str, Any] = {
     "asset_id": "asset-001",
     "asset_uri": "models://example.com/asset-001",
     "asset_version": "v1",

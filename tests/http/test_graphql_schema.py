@@ -43,9 +43,7 @@ RICH = asset_document(
     asset_policy_ids=["policy-1"],
     asset_api_ids=["api-0"],
     asset_file_ids=["weights/model.bin"],
-    policies=[
-        {"asset_policy_id": "policy-1", "asset_policy_type": "access", "asset_policy_rule_params": {"a": 1}}
-    ],
+    policies=[{"asset_policy_id": "policy-1", "asset_policy_type": "access", "asset_policy_rule_params": {"a": 1}}],
     files=[
         {
             "asset_file_id": "weights/model.bin",
@@ -241,9 +239,7 @@ def _snake(value: Any) -> Any:
         if key.endswith("List"):
             continue
         name = "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in key)
-        out[name] = (
-            item if name in ("profiles", "policies", "files", "apis", "index_mappings") else _snake(item)
-        )
+        out[name] = item if name in ("profiles", "policies", "files", "apis", "index_mappings") else _snake(item)
     return out
 
 
@@ -282,18 +278,14 @@ def test_asset_fields_cover_the_model() -> None:
 
 
 def test_list_fields_page_with_cursor(run: Any) -> None:
-    first = data_of(run("{ searchAssetsPage(limit: 2) { items { assetId } nextCursor } }"))[
-        "searchAssetsPage"
-    ]
+    first = data_of(run("{ searchAssetsPage(limit: 2) { items { assetId } nextCursor } }"))["searchAssetsPage"]
     assert ids(first["items"]) == ["asset-001", "asset-002"]
     cursor = first["nextCursor"]
     assert isinstance(cursor, str)
     query = "query($c: String) { searchAssetsPage(limit: 2, cursor: $c) { items { assetId } nextCursor } }"
     second = data_of(run(query, {"c": cursor}))["searchAssetsPage"]
     assert second == {"items": [{"assetId": "asset-003"}], "nextCursor": None}
-    plain = data_of(
-        run("query($c: String) { searchAssets(limit: 2, cursor: $c) { assetId } }", {"c": cursor})
-    )
+    plain = data_of(run("query($c: String) { searchAssets(limit: 2, cursor: $c) { assetId } }", {"c": cursor}))
     assert ids(plain["searchAssets"]) == ["asset-003"]
 
 
@@ -308,9 +300,7 @@ def test_lookup_page_and_seed_lookup_share_cursors(run: Any) -> None:
 
 
 def test_bad_cursor_and_limit_are_domain_errors(run: Any) -> None:
-    assert codes(run('{ getAssetsByType(assetType: "model", cursor: "!!!") { assetId } }')) == [
-        "invalid_cursor"
-    ]
+    assert codes(run('{ getAssetsByType(assetType: "model", cursor: "!!!") { assetId } }')) == ["invalid_cursor"]
     assert codes(run('{ getAssetsByType(assetType: "model", limit: 0) { assetId } }')) == ["invalid_input"]
 
 
@@ -424,9 +414,7 @@ def test_variable_and_operation_errors_are_400(run: Any) -> None:
     assert "data" not in body
     status, body = run("query A { __typename } query B { __typename }", operationName="C")
     assert status == 400
-    assert data_of(run("query A { __typename } query B { __typename }", operationName="B")) == {
-        "__typename": "Query"
-    }
+    assert data_of(run("query A { __typename } query B { __typename }", operationName="B")) == {"__typename": "Query"}
 
 
 def test_unexpected_errors_do_not_leak(schema: GraphQLSchema) -> None:

@@ -121,7 +121,7 @@ def test_a_body_of_unknown_length_over_the_limit_is_413(embedded_services: Servi
     environ["wsgi.input_terminated"] = True  # as gunicorn sets it for chunked requests
     result = testing.StartResponseMock()
     body = b"".join(create_app(embedded_services)(environ, result))
-    assert result.status.startswith("413")
+    assert (result.status or "").startswith("413")
     assert json.loads(body)["code"] == "body_too_large"
 
 
@@ -235,15 +235,16 @@ def test_seed_search(filled: testing.TestClient) -> None:
         ({"$where": "sleep(1000)"}, "$where"),
         ({"asset_id": {"$function": {}}}, "asset_id.$function"),
         ({"asset_id": {"$expr": {}}}, "asset_id.$expr"),
-        ({"profiles": {"$elemMatch": {"asset_type": {"$unknown": 1}}}}, "profiles.$elemMatch.asset_type.$unknown"),
+        (
+            {"profiles": {"$elemMatch": {"asset_type": {"$unknown": 1}}}},
+            "profiles.$elemMatch.asset_type.$unknown",
+        ),
         ({"a.$b": 1}, "a.$b"),
         ({"asset_id": {"$regex": "(a)\\1"}}, "asset_id.$regex"),
         ([], ""),
     ],
 )
-def test_unsafe_or_invalid_filters_are_400_naming_the_path(
-    filled: testing.TestClient, flt: Any, path: str
-) -> None:
+def test_unsafe_or_invalid_filters_are_400_naming_the_path(filled: testing.TestClient, flt: Any, path: str) -> None:
     body = assert_problem(filled.simulate_post("/query/search", json=flt), 400, "invalid_filter")
     assert body["errors"][0]["path"] == path
 
@@ -259,7 +260,7 @@ def test_pages_follow_the_cursor_header_and_stay_arrays(filled: testing.TestClie
     assert ids(second) == ["asset-004"]
     assert "x-next-cursor" not in second.headers
     seen = ids(first) + ids(second)
-    assert seen == ids(filled.simulate_get(url.split("?")[0]))
+    assert seen == ids(filled.simulate_get(url.split("?", maxsplit=1)[0]))
     search = filled.simulate_post("/query/search", json={}, params={"limit": "3"})
     rest = filled.simulate_post("/query/search", json={}, params={"cursor": search.headers["x-next-cursor"]})
     assert ids(search) + ids(rest) == ["asset-001", "asset-002", "asset-003", "asset-004"]

@@ -117,7 +117,7 @@ def test_the_seed_examples_in_order(server: Server) -> None:
     [asset] = body["data"]["getAssetsByType"]
     assert asset["profiles"][0]["asset_type"] == "model"
 
-    search = 'query($f: GenericScalar) { searchAssets(filters: $f) { assetId assetUri assetVersion } }'
+    search = "query($f: GenericScalar) { searchAssets(filters: $f) { assetId assetUri assetVersion } }"
     variables = {"f": {"profiles.asset_sub_type": "llm"}}
     status, body = server.call("POST", f"{server.query}/graphql", {"query": search, "variables": variables}, JSON)
     assert (status, body["data"]["searchAssets"][0]["assetId"]) == (200, "asset-001")

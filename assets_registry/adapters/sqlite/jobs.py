@@ -98,9 +98,7 @@ class SqliteJobTracker:
                 ).fetchone()
                 return _job(claimed)
 
-    def renew(
-        self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None
-    ) -> bool:
+    def renew(self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None) -> bool:
         now = time.time()
         with self.db.write() as conn:
             held = conn.execute(
@@ -127,9 +125,7 @@ class SqliteJobTracker:
 
 
 def _abandoned(attempts: int) -> str:
-    return failed(
-        f"the upload was interrupted {attempts} times (its worker stopped); upload the bundle again"
-    )
+    return failed(f"the upload was interrupted {attempts} times (its worker stopped); upload the bundle again")
 
 
 def _encode(progress: dict[str, Any] | None) -> str | None:

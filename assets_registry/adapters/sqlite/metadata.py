@@ -100,11 +100,7 @@ class SqliteMetadataStore:
 
     @staticmethod
     def _index(conn: sqlite3.Connection, asset_id: str, document: Document) -> None:
-        rows = [
-            (path, term, asset_id)
-            for path in INDEXED_PATHS
-            for term in string_terms(document, split_path(path))
-        ]
+        rows = [(path, term, asset_id) for path in INDEXED_PATHS for term in string_terms(document, split_path(path))]
         conn.executemany("INSERT INTO asset_terms (path, value, asset_id) VALUES (?, ?, ?)", rows)
 
     # -- reads --------------------------------------------------------------------------

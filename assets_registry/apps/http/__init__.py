@@ -50,7 +50,7 @@ def _served_elsewhere(kind: str) -> Callable[..., None]:
 _OTHER = {"read": "write", "write": "read"}
 
 
-def create_app(services: Services, routes: Routes = "all") -> falcon.App:
+def create_app(services: Services, routes: Routes = "all") -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App()
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)

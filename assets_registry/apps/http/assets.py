@@ -11,10 +11,10 @@ from urllib.parse import quote
 
 import falcon
 
+from assets_registry.apps.http.bodies import read_json, send_json
 from assets_registry.core.errors import InvalidInput
 from assets_registry.core.ports import StoredAsset
 from assets_registry.core.registry import Registry
-from assets_registry.apps.http.bodies import read_json, send_json
 
 
 def etag(stored: StoredAsset) -> str:

@@ -7,6 +7,7 @@ import falcon
 from assets_registry.apps.container import Services
 from assets_registry.apps.http.bodies import send_json
 from assets_registry.core.errors import BackendUnavailable
+from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore
 
 
 class HealthResource:
@@ -16,7 +17,7 @@ class HealthResource:
 
 class ReadinessResource:
     def __init__(self, services: Services) -> None:
-        self.parts = {
+        self.parts: dict[str, MetadataStore | BlobStore | JobTracker] = {
             "metadata": services.registry.store,
             "blobs": services.blobs,
             "jobs": services.jobs,

@@ -64,12 +64,14 @@ def handle_registry_error(
     send_problem(resp, status, exc.code, exc.message, **extra)
 
 
-def handle_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: dict[str, Any]) -> None:
+def handle_http_error(
+    req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError, params: dict[str, Any]
+) -> None:
     """Falcon's own errors (404 route, 405 method, bad query parameters) as problems too."""
     status = int(exc.status_code)
     code = getattr(exc, "code", None) or _falcon_code(exc)
     detail = exc.description or _falcon_detail(req, status, exc)
-    for name, value in (exc.headers or {}).items():
+    for name, value in dict(exc.headers or {}).items():
         resp.set_header(name, value)
     send_problem(resp, status, str(code), detail)
 
@@ -78,7 +80,7 @@ def _falcon_detail(req: falcon.Request, status: int, exc: falcon.HTTPError) -> s
     if status == 404:
         return f"No route matches {req.method} {req.path}; the README lists the routes."
     if status == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = dict(exc.headers or {}).get("Allow", "")
         return f"{req.method} is not allowed on {req.path}; use one of: {allowed or 'none'}."
     return f"{HTTPStatus(status).phrase}."
 
@@ -101,7 +103,7 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response, exc: Exception
     send_problem(resp, 500, "internal_error", "The server failed unexpectedly; the failure has been logged.")
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.RegistryError, handle_registry_error)
