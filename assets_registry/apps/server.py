@@ -14,16 +14,21 @@ from gunicorn.app.base import BaseApplication
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
+from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore
 
 
 def check_setup(settings: Settings) -> None:
     """Build everything once and ask each backend to answer; raise with the reason if not."""
-    services = build_container(settings).services()
+    container = build_container(settings)
+    built: list[MetadataStore | BlobStore | JobTracker] = []
     try:
-        for part in (services.registry.store, services.blobs, services.jobs):
-            part.check()
+        for provider in (container.metadata, container.blobs, container.jobs):
+            built.append(provider())
+            built[-1].check()
+        container.services()
     finally:
-        services.close()
+        for part in built:
+            part.close()
 
 
 class RegistryServer(BaseApplication):  # type: ignore[misc]

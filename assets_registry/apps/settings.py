@@ -11,13 +11,15 @@ import contextvars
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from assets_registry.core.errors import ConfigurationError
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
-    bind: list[str] = Field(
+    bind: Annotated[list[str], NoDecode] = Field(
         ["127.0.0.1:8080", "127.0.0.1:8081"],
         description="HOST:PORT addresses to listen on (comma-separated in env)",
     )
@@ -47,7 +49,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest JSON body accepted (413 beyond)")
     page_default: int = Field(100, ge=1, description="list answers' page size when no limit is given")
     page_max: int = Field(1000, ge=1, description="largest limit a client may ask for")
-    disable_plugins: list[str] = Field([], description="plugin names not to load (comma-separated in env)")
+    disable_plugins: Annotated[list[str], NoDecode] = Field(
+        [], description="plugin names not to load (comma-separated in env)"
+    )
     validators: dict[str, Any] = Field({}, description="options handed to validator plugins")
 
     @field_validator("bind", "disable_plugins", mode="before")
@@ -67,6 +71,12 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one HOST:PORT is needed")
         return value
+
+    @model_validator(mode="after")
+    def _check_pages(self) -> Settings:
+        if self.page_default > self.page_max:
+            raise ValueError(f"page_default ({self.page_default}) is larger than page_max ({self.page_max})")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -108,6 +118,8 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
     token = _config_file.set(path)
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except SettingsError as exc:
+        raise ConfigurationError(f"The settings cannot be read: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         source = f" (file {path})" if path else ""

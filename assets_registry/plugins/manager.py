@@ -68,21 +68,25 @@ class Plugins:
                     plugin = ep.load()
                 except Exception as exc:
                     raise PluginError(f"The plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
-                pm.register(plugin, name=ep.name)
+                _register(pm, plugin, ep.name)
                 versions[ep.name] = ep.dist.version if ep.dist else "?"
         for name, plugin in extra:
-            pm.register(plugin, name=name)
+            _register(pm, plugin, name)
         try:
             pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"The plugin {exc.plugin!r} is not valid: {exc}") from exc
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(f"The plugin {name!r} is not valid: {exc}") from exc
         return cls(pm, versions)
 
     def _collect_adapters(self) -> dict[tuple[PortName, str], tuple[str, AdapterSpec]]:
         found: dict[tuple[PortName, str], tuple[str, AdapterSpec]] = {}
         for impl in self.pm.hook.assets_registry_adapters.get_hookimpls():
             name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            specs = cast(Sequence[AdapterSpec], impl.function() or ())
+            try:
+                specs = cast(Sequence[AdapterSpec], impl.function() or ())
+            except Exception as exc:
+                raise PluginError(f"The plugin {name!r} failed to list its adapters: {exc!r}") from exc
             for spec in specs:
                 if spec.port not in PORT_NAMES:
                     raise PluginError(f"The plugin {name!r} offers an adapter for an unknown port {spec.port!r}.")
@@ -119,6 +123,8 @@ class Plugins:
         """Every loaded plugin with its version and what it provides."""
         infos: dict[str, PluginInfo] = {}
         for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # blocked: pluggy keeps the name to refuse it later
+                continue
             module = getattr(plugin, "__name__", type(plugin).__name__)
             infos[name] = PluginInfo(name, self._versions.get(name, "-"), module)
         for (port, scheme), (name, _spec) in sorted(self._adapters.items()):
@@ -128,3 +134,10 @@ class Plugins:
             if name in infos:
                 infos[name].provides.append("validators")
         return sorted(infos.values(), key=lambda i: i.name)
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        raise PluginError(f"The plugin {name!r} is not valid: {exc}") from exc

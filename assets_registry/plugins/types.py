@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+_SECRET = re.compile(r"password|secret|token|credential", re.IGNORECASE)
 PortName = Literal["metadata", "blobs", "jobs"]
 PORT_NAMES: tuple[PortName, ...] = ("metadata", "blobs", "jobs")
 
@@ -56,10 +58,13 @@ class BackendURL:
 
     def __str__(self) -> str:
         parts = self.parts
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if not parts.password and not any(_SECRET.search(k) for k, _v in query):
+            return self.raw
         if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return self.raw
+            parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+        hidden = [(k, "***" if _SECRET.search(k) else v) for k, v in query]
+        return urlunsplit(parts._replace(query=urlencode(hidden, safe="*")))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from falcon import testing
 from assets_registry.apps.container import Services
 from assets_registry.apps.http import create_app
 from assets_registry.testing.documents import asset_document
-from tests.http.seed import SEED_ASSET, SEED_SEARCH, SEED_UPDATE
+from tests.seed import SEED_ASSET, SEED_SEARCH, SEED_UPDATE
 
 JSON = {"Content-Type": "application/json"}
 

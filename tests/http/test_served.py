@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.http.seed import SEED_ASSET, SEED_GRAPHQL_BY_ID, SEED_GRAPHQL_BY_TYPE, SEED_SEARCH, SEED_UPDATE
+from tests.seed import SEED_ASSET, SEED_GRAPHQL_BY_ID, SEED_GRAPHQL_BY_TYPE, SEED_SEARCH, SEED_UPDATE
 
 
 def free_port() -> int:

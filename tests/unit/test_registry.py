@@ -24,21 +24,9 @@ from assets_registry.core.ports import Page, StoredAsset, Validator
 from assets_registry.core.registry import Registry
 from assets_registry.testing.documents import asset_document
 from assets_registry.testing.memory import MemoryMetadataStore
+from tests.seed import SEED_ASSET
 
-SEED_BODY: dict[str, Any] = {
-    "asset_id": "asset-001",
-    "asset_uri": "models://example.com/asset-001",
-    "asset_version": "v1",
-    "asset_profile_id": "profile-001",
-    "asset_file_ids": [],
-    "profiles": [
-        {"asset_profile_id": "profile-001", "asset_type": "model", "asset_sub_type": "llm", "asset_id": "asset-001"}
-    ],
-    "policies": [],
-    "files": [],
-    "apis": [],
-    "index_mappings": [],
-}
+SEED_BODY = SEED_ASSET  # the body of the seed's POST /assets cURL example
 
 
 @pytest.fixture

@@ -1,0 +1,225 @@
+"""The ``assets-registry`` command, run in-process (and once as ``python -m assets_registry``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from assets_registry.apps import cli, server
+
+
+@pytest.fixture(autouse=True)
+def _no_assets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("ASSETS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def no_server(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record (and refuse) any attempt to start gunicorn."""
+    started: list[str] = []
+
+    def run(self: Any) -> NoReturn:
+        started.append("run")
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(server.RegistryServer, "run", run)
+    return started
+
+
+def assert_one_line_error(err: str, *needles: str) -> None:
+    assert err.startswith("assets-registry: "), err
+    assert err.count("\n") == 1, f"expected one line on stderr, got {err!r}"
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in {err!r}"
+
+
+# -- plugins ----------------------------------------------------------------------------
+
+
+def test_plugins_lists_the_builtin_plugins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert "filesystem 0.1.0 (assets_registry.adapters.filesystem)" in lines
+    assert "sqlite 0.1.0 (assets_registry.adapters.sqlite)" in lines
+    assert "    blobs adapter file://" in lines
+    assert "    metadata adapter sqlite://" in lines
+    assert "    jobs adapter local://" in lines
+    # What a plugin provides is listed under it.
+    sqlite_at = lines.index("sqlite 0.1.0 (assets_registry.adapters.sqlite)")
+    assert set(lines[sqlite_at + 1 : sqlite_at + 3]) == {"    jobs adapter local://", "    metadata adapter sqlite://"}
+
+
+def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plugins", "--json"]) == 0
+    infos = json.loads(capsys.readouterr().out)
+    assert isinstance(infos, list)
+    by_name = {info["name"]: info for info in infos}
+    assert set(by_name) == {"filesystem", "sqlite"}
+    assert by_name["sqlite"] == {
+        "name": "sqlite",
+        "version": "0.1.0",
+        "module": "assets_registry.adapters.sqlite",
+        "provides": ["jobs adapter local://", "metadata adapter sqlite://"],
+    }
+    assert by_name["filesystem"]["provides"] == ["blobs adapter file://"]
+
+
+def test_plugins_disabled_in_the_config_file_are_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text('disable_plugins = ["sqlite"]\n', encoding="utf-8")
+    assert cli.main(["plugins", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "filesystem 0.1.0" in out
+    assert "sqlite" not in out, (
+        f"PRODUCT BUG: a disabled plugin is still listed: {out!r}. Plugins.describe() reports pluggy's blocked "
+        "names (plugin None) as loaded plugins; skip them in plugins/manager.py Plugins.describe."
+    )
+
+
+def test_plugins_disabled_by_env_var(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ASSETS_DISABLE_PLUGINS", "filesystem")
+    try:
+        code = cli.main(["plugins", "--json"])
+    except Exception as exc:
+        pytest.fail(
+            f"PRODUCT BUG: ASSETS_DISABLE_PLUGINS=filesystem crashes `assets-registry plugins` with "
+            f"{type(exc).__name__}: {exc}. pydantic-settings JSON-decodes the list field disable_plugins; "
+            "declare it (and bind) Annotated[list[str], NoDecode] in apps/settings.py."
+        )
+    assert code == 0
+    names = [info["name"] for info in json.loads(capsys.readouterr().out)]
+    assert "sqlite" in names
+    assert "filesystem" not in names
+
+
+# -- config -----------------------------------------------------------------------------
+
+
+def test_config_hides_passwords(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "--metadata-url", "mongodb://u:secret@h/db"]) == 0
+    out, err = capsys.readouterr()
+    assert "secret" not in out
+    assert "secret" not in err
+    values = json.loads(out)
+    assert values["metadata_url"] == "mongodb://u:***@h/db"
+    assert values["blobs_url"] == "file://"
+    assert values["jobs_url"] == "local://"
+    assert values["bind"] == ["127.0.0.1:8080", "127.0.0.1:8081"]
+
+
+def test_config_hides_passwords_of_every_url(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["config", "--blobs-url", "s3://key:hunter2@bucket/p", "--jobs-url", "redis://:hunter2@cache:6379/0"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    values = json.loads(out)
+    assert values["blobs_url"] == "s3://key:***@bucket/p"
+    assert values["jobs_url"] == "redis://:***@cache:6379/0"
+
+
+def test_config_shows_flags_and_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "registry.toml"
+    config.write_text('workers = 5\nmetadata_url = "sqlite:///from-file.db"\n', encoding="utf-8")
+    argv = ["config", "--config", str(config), "--data-dir", str(tmp_path / "data")]
+    assert cli.main(argv) == 0
+    values = json.loads(capsys.readouterr().out)
+    assert values["workers"] == 5
+    assert values["metadata_url"] == "sqlite:///from-file.db"
+    assert values["data_dir"] == str(tmp_path / "data")
+
+
+# -- readable failures ------------------------------------------------------------------
+
+
+def test_missing_config_file_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "--config", "/nonexistent.toml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(err, "/nonexistent.toml")
+
+
+def test_invalid_env_setting_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ASSETS_WORKERS", "0")
+    assert cli.main(["plugins"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(err, "workers")
+
+
+def test_invalid_bind_env_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ASSETS_BIND", "localhost")
+    try:
+        code = cli.main(["config"])
+    except Exception as exc:
+        pytest.fail(
+            f"PRODUCT BUG: ASSETS_BIND=localhost crashes `assets-registry config` with {type(exc).__name__}: "
+            f"{exc}, a traceback instead of exit 2. Declare bind Annotated[list[str], NoDecode] in "
+            "apps/settings.py (and map pydantic_settings.SettingsError to ConfigurationError in load_settings)."
+        )
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "bind", "localhost")
+
+
+def test_invalid_flag_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], no_server: list[str]) -> None:
+    assert cli.main(["serve", "--data-dir", str(tmp_path), "--workers", "0"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "workers")
+    assert no_server == []
+
+
+def test_serve_with_unknown_scheme_stops_before_serving(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_server: list[str]
+) -> None:
+    code = cli.main(["serve", "--data-dir", str(tmp_path / "var"), "--metadata-url", "nosuch://x"])
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(err, "'nosuch'", "sqlite://")
+    assert no_server == []
+
+
+def test_serve_with_unknown_blobs_scheme_lists_the_blob_schemes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_server: list[str]
+) -> None:
+    code = cli.main(["serve", "--data-dir", str(tmp_path / "var"), "--blobs-url", "s3://bucket"])
+    assert code == 2
+    assert_one_line_error(capsys.readouterr().err, "'s3'", "file://")
+    assert no_server == []
+
+
+def test_unknown_command_is_an_argparse_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["frobnicate"])
+    assert raised.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# -- as a program -----------------------------------------------------------------------
+
+
+def test_python_m_assets_registry_plugins(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSETS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "assets_registry", "plugins"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sqlite 0.1.0" in result.stdout
+    assert "filesystem 0.1.0" in result.stdout
+    assert result.stderr == ""
