@@ -15,6 +15,8 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from assets_registry.apps.settings import Settings
+from assets_registry.core.bundle_rules import BundleLimits
+from assets_registry.core.bundles import Bundles, JobSettings
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
@@ -55,6 +57,7 @@ class Services:
     registry: Registry
     blobs: BlobStore
     jobs: JobTracker
+    bundles: Bundles
 
     def close(self) -> None:
         for part in (self.registry.store, self.blobs, self.jobs):
@@ -72,7 +75,23 @@ class Container(containers.DeclarativeContainer):
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
     registry = providers.Singleton(Registry, store=metadata, validators=validators, page_limits=page_limits)
-    services = providers.Singleton(Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs)
+    bundle_limits = providers.Singleton(
+        BundleLimits,
+        max_upload_bytes=settings.provided.max_upload_bytes,
+        max_unpacked_bytes=settings.provided.max_unpacked_bytes,
+        max_members=settings.provided.max_members,
+        max_ratio=settings.provided.max_ratio,
+        max_asset_json_bytes=settings.provided.max_asset_json_bytes,
+    )
+    job_settings = providers.Singleton(
+        JobSettings, lease_seconds=settings.provided.lease_seconds, max_attempts=settings.provided.max_attempts
+    )
+    bundles = providers.Singleton(
+        Bundles, registry=registry, blobs=blobs, jobs=jobs, limits=bundle_limits, job_settings=job_settings
+    )
+    services = providers.Singleton(
+        Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles
+    )
 
 
 def build_container(settings: Settings) -> Container:

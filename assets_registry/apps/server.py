@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
+from assets_registry.apps.workers import BundleWorkers
 from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore
 
 
@@ -54,8 +55,12 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        """Build this worker process's services, start its job threads, and return the app."""
         services = build_container(self.settings).services()
-        return create_app(services, self.settings.routes)
+        workers = BundleWorkers(services.bundles, self.settings.job_threads)
+        if self.settings.job_threads and self.settings.routes != "read":
+            workers.start()
+        return create_app(services, self.settings.routes, on_queued=workers.wake)
 
 
 def serve(settings: Settings) -> None:

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 << 20, ge=1024, description="largest JSON body accepted (413 beyond)")
     page_default: int = Field(100, ge=1, description="list answers' page size when no limit is given")
     page_max: int = Field(1000, ge=1, description="largest limit a client may ask for")
+    max_upload_bytes: int = Field(64 << 30, ge=1, description="largest ZIP upload (413 beyond)")
+    max_unpacked_bytes: int = Field(256 << 30, ge=1, description="largest total unpacked size of a bundle")
+    max_members: int = Field(100_000, ge=1, description="most files in a bundle")
+    max_ratio: float = Field(200.0, gt=1, description="largest expansion ratio of a member or a bundle (zip bombs)")
+    max_asset_json_bytes: int = Field(4 << 20, ge=1024, description="largest asset.json in a bundle")
+    job_threads: int = Field(2, ge=0, le=64, description="upload-job threads per server process (0: none)")
+    lease_seconds: float = Field(60.0, gt=0, description="a job's lease; a dead worker's job is retaken after it")
+    max_attempts: int = Field(3, ge=1, description="claims of an upload job before it is failed")
     disable_plugins: Annotated[list[str], NoDecode] = Field(
         [], description="plugin names not to load (comma-separated in env)"
     )

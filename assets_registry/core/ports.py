@@ -173,8 +173,9 @@ class JobTracker(Protocol):
     """Records upload jobs and hands them to workers under leases.
 
     A worker that stops renewing its lease (it crashed, or its host did) loses the job:
-    ``claim`` hands it to the next worker, or fails it once it has been tried
-    ``max_attempts`` times. So no job is lost and none stays ``processing`` for good.
+    ``claim`` hands it to the next worker with ``attempts`` counted up. Deciding that a job
+    has been tried often enough is the caller's business (``core.bundles`` cleans up what
+    the attempts left and fails it), so no job is lost and none stays ``processing`` for good.
     """
 
     def submit(self, upload_id: str, staged_key: str) -> UploadJob:
@@ -183,8 +184,11 @@ class JobTracker(Protocol):
     def get(self, upload_id: str) -> UploadJob:
         """The job's current state; raise ``JobNotFound``."""
 
-    def claim(self, worker: str, lease_seconds: float, max_attempts: int = 3) -> UploadJob | None:
-        """Take the oldest queued job (or one whose lease ran out) as ``processing``."""
+    def claim(self, worker: str, lease_seconds: float) -> UploadJob | None:
+        """Take the oldest queued job, or one whose lease ran out, as ``processing``.
+
+        ``attempts`` counts the claims, this one included.
+        """
 
     def renew(self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None) -> bool:
         """Extend the lease and record progress; False if the worker no longer holds the job."""

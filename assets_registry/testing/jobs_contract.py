@@ -78,14 +78,16 @@ class JobTrackerContract:
         assert not jobs.finish("u1", "dead", SUCCESS)
         assert jobs.finish("u1", "alive", SUCCESS)
 
-    def test_a_job_whose_workers_keep_dying_ends_failed(self, jobs: JobTracker) -> None:
+    def test_each_claim_of_a_job_whose_workers_keep_dying_counts(self, jobs: JobTracker) -> None:
         jobs.submit("u1", "s")
-        for _ in range(2):
-            assert jobs.claim("dies", 0.01, max_attempts=2) is not None
+        for attempt in (1, 2, 3):
+            job = jobs.claim(f"dies-{attempt}", 0.01)
+            assert job is not None and job.attempts == attempt
             time.sleep(0.03)
-        assert jobs.claim("next", 60, max_attempts=2) is None
-        status = jobs.get("u1").status
-        assert status.startswith("failed: ") and "interrupted 2 times" in status
+        last = jobs.claim("survivor", 60)
+        assert last is not None and last.attempts == 4
+        assert jobs.finish("u1", "survivor", failed("the upload was interrupted 3 times"))
+        assert jobs.claim("next", 60) is None
 
     def test_concurrent_claims_hand_each_job_to_one_worker(self, jobs: JobTracker) -> None:
         for n in range(20):

@@ -31,7 +31,6 @@ from assets_registry.core.ports import (
     Page,
     StoredAsset,
     UploadJob,
-    failed,
 )
 
 
@@ -170,15 +169,12 @@ class MemoryJobTracker:
                 entry[key] = changes[key]
         return entry["job"]  # type: ignore[no-any-return]
 
-    def claim(self, worker: str, lease_seconds: float, max_attempts: int = 3) -> UploadJob | None:
+    def claim(self, worker: str, lease_seconds: float) -> UploadJob | None:
         with self._lock:
             now = time.time()
             for upload_id, entry in sorted(self._jobs.items(), key=lambda kv: kv[1]["job"].created_at):
                 job: UploadJob = entry["job"]
                 expired = job.status == PROCESSING and entry["lease_until"] < now
-                if job.status == PROCESSING and expired and job.attempts >= max_attempts:
-                    self._set(upload_id, status=failed(f"the upload was interrupted {job.attempts} times"))
-                    continue
                 if job.status == QUEUED or expired:
                     return self._set(
                         upload_id,

@@ -2,7 +2,7 @@
 
 Jobs live on disk, so a restart loses none. A job whose worker died (the process was killed,
 the machine rebooted) keeps ``processing`` only until its lease runs out; then ``claim``
-hands it to the next worker, or fails it once it has been tried ``max_attempts`` times.
+hands it to the next worker, counting the attempt.
 Several processes on one host can share the file: every state change is one
 ``BEGIN IMMEDIATE`` transaction.
 """
@@ -18,7 +18,7 @@ import msgspec
 
 from assets_registry.adapters.sqlite.connections import Connections
 from assets_registry.core.errors import Conflict, JobNotFound
-from assets_registry.core.ports import PROCESSING, QUEUED, UploadJob, failed
+from assets_registry.core.ports import PROCESSING, QUEUED, UploadJob
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS upload_jobs (
@@ -69,34 +69,24 @@ class SqliteJobTracker:
             raise JobNotFound(upload_id)
         return _job(row)
 
-    def claim(self, worker: str, lease_seconds: float, max_attempts: int = 3) -> UploadJob | None:
+    def claim(self, worker: str, lease_seconds: float) -> UploadJob | None:
         now = time.time()
         with self.db.write() as conn:
-            while True:
-                row = conn.execute(
-                    "SELECT upload_id, status, attempts FROM upload_jobs "
-                    "WHERE status = ? OR (status = ? AND lease_until < ?) ORDER BY created_at LIMIT 1",
-                    (QUEUED, PROCESSING, now),
-                ).fetchone()
-                if row is None:
-                    return None
-                upload_id, status, attempts = row
-                if status == PROCESSING and attempts >= max_attempts:
-                    conn.execute(
-                        "UPDATE upload_jobs SET status = ?, worker = NULL, lease_until = NULL, updated_at = ? "
-                        "WHERE upload_id = ?",
-                        (_abandoned(attempts), now, upload_id),
-                    )
-                    continue
-                conn.execute(
-                    "UPDATE upload_jobs SET status = ?, worker = ?, lease_until = ?, attempts = attempts + 1, "
-                    "updated_at = ? WHERE upload_id = ?",
-                    (PROCESSING, worker, now + lease_seconds, now, upload_id),
-                )
-                claimed = conn.execute(
-                    f"SELECT {_COLUMNS} FROM upload_jobs WHERE upload_id = ?", (upload_id,)
-                ).fetchone()
-                return _job(claimed)
+            row = conn.execute(
+                "SELECT upload_id FROM upload_jobs "
+                "WHERE status = ? OR (status = ? AND lease_until < ?) ORDER BY created_at LIMIT 1",
+                (QUEUED, PROCESSING, now),
+            ).fetchone()
+            if row is None:
+                return None
+            (upload_id,) = row
+            conn.execute(
+                "UPDATE upload_jobs SET status = ?, worker = ?, lease_until = ?, attempts = attempts + 1, "
+                "updated_at = ? WHERE upload_id = ?",
+                (PROCESSING, worker, now + lease_seconds, now, upload_id),
+            )
+            claimed = conn.execute(f"SELECT {_COLUMNS} FROM upload_jobs WHERE upload_id = ?", (upload_id,)).fetchone()
+            return _job(claimed)
 
     def renew(self, upload_id: str, worker: str, lease_seconds: float, progress: dict[str, Any] | None = None) -> bool:
         now = time.time()
@@ -122,10 +112,6 @@ class SqliteJobTracker:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _abandoned(attempts: int) -> str:
-    return failed(f"the upload was interrupted {attempts} times (its worker stopped); upload the bundle again")
 
 
 def _encode(progress: dict[str, Any] | None) -> str | None:

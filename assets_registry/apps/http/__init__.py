@@ -16,6 +16,7 @@ from assets_registry.apps.container import Services
 from assets_registry.apps.graphql_api import build_schema
 from assets_registry.apps.http import problems
 from assets_registry.apps.http.assets import AssetResource, AssetsResource
+from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
@@ -30,8 +31,8 @@ LOOKUP_ROUTES = {
 }
 
 
-READ_PREFIXES = r"^/(query|graphql)(/|$)"
-WRITE_PREFIXES = r"^/assets(/|$)"
+READ_PREFIXES = r"^/(query|graphql|zip/status|zip/download)(/|$)"
+WRITE_PREFIXES = r"^/(assets|zip/upload)(/|$)"
 
 
 def _served_elsewhere(kind: str) -> Callable[..., None]:
@@ -50,7 +51,9 @@ def _served_elsewhere(kind: str) -> Callable[..., None]:
 _OTHER = {"read": "write", "write": "read"}
 
 
-def create_app(services: Services, routes: Routes = "all") -> falcon.App[falcon.Request, falcon.Response]:
+def create_app(
+    services: Services, routes: Routes = "all", on_queued: Callable[[], None] = lambda: None
+) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App()
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
@@ -65,11 +68,14 @@ def create_app(services: Services, routes: Routes = "all") -> falcon.App[falcon.
             app.add_route(template, LookupResource(registry, lookup))
         app.add_route("/query/search", SearchResource(registry, max_body))
         app.add_route("/graphql", GraphQLResource(build_schema(), registry, max_body))
+        app.add_route("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
+        app.add_route("/zip/download/{asset_id}", DownloadResource(services.bundles))
     else:
         app.add_sink(_served_elsewhere("read"), READ_PREFIXES)
     if routes in ("all", "write"):
         app.add_route("/assets", AssetsResource(registry, max_body))
         app.add_route("/assets/{asset_id}", AssetResource(registry, max_body))
+        app.add_route("/zip/upload", UploadResource(services.bundles, on_queued))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
     return app

@@ -1,0 +1,104 @@
+"""The seed's ZIP routes: ``POST /zip/upload``, ``GET /zip/status/{id}``, ``GET|HEAD /zip/download/{id}``.
+
+The upload's ``file`` part is streamed from the socket into the blob store chunk by chunk
+(Falcon's multipart reader streams parts); the archive is never held in memory. The
+download is a ZIP built while it is sent, with its exact ``Content-Length``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import falcon
+from falcon.media.multipart import MultipartParseError
+
+from assets_registry.apps.http.bodies import send_json
+from assets_registry.core.bundles import Bundles, UploadTooLarge
+from assets_registry.core.errors import InvalidInput
+
+UPLOAD_CHUNK = 1 << 20
+FILE_FIELD = "file"
+
+
+class MissingFile(InvalidInput):
+    code = "missing_file"
+
+
+class UploadResource:
+    def __init__(self, bundles: Bundles, on_queued: Callable[[], None] = lambda: None) -> None:
+        self.bundles = bundles
+        self.on_queued = on_queued
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        media = (req.content_type or "").split(";")[0].strip().lower()
+        if media != "multipart/form-data":
+            raise falcon.HTTPUnsupportedMediaType(
+                description=f"Upload the archive as multipart/form-data with a '{FILE_FIELD}' field "
+                f'(curl -F "file=@bundle.zip"); got {media or "no content type"!r}.'
+            )
+        limit = self.bundles.limits.max_upload_bytes
+        if req.content_length is not None and req.content_length > limit + (1 << 20):
+            raise UploadTooLarge(f"The upload is larger than {limit} bytes, the most this server accepts.")
+        try:
+            for part in req.get_media():
+                if part.name == FILE_FIELD:
+                    job = self.bundles.stage(_part_chunks(part))
+                    break
+            else:
+                raise MissingFile(f"The form has no '{FILE_FIELD}' field; send the archive as file=@bundle.zip.")
+        except MultipartParseError as exc:
+            raise InvalidInput(f"The multipart body is malformed: {exc.description or exc.title}.") from None
+        self.on_queued()
+        resp.location = f"/zip/status/{job.upload_id}"
+        send_json(resp, {"success": True, "upload_id": job.upload_id}, 202)
+
+
+def _part_chunks(part: Any) -> Iterator[bytes]:
+    while chunk := part.stream.read(UPLOAD_CHUNK):
+        yield chunk
+
+
+class UploadStatusResource:
+    def __init__(self, bundles: Bundles) -> None:
+        self.bundles = bundles
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        job = self.bundles.status(upload_id)
+        body: dict[str, Any] = {"upload_id": job.upload_id, "status": job.status}
+        if job.asset_id is not None:
+            body["asset_id"] = job.asset_id
+        if job.progress is not None:
+            body["progress"] = job.progress
+        send_json(resp, body)
+
+
+class DownloadResource:
+    def __init__(self, bundles: Bundles) -> None:
+        self.bundles = bundles
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
+        download = self._headers(resp, asset_id)
+        resp.stream = download.chunks()
+
+    def on_head(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
+        self._headers(resp, asset_id)
+
+    def _headers(self, resp: falcon.Response, asset_id: str) -> Any:
+        download = self.bundles.export(asset_id)
+        resp.content_type = "application/zip"
+        resp.content_length = download.size
+        ascii_name = download.filename.encode("ascii", "replace").decode().replace('"', "_")
+        resp.set_header(
+            "Content-Disposition",
+            f"attachment; filename={_token_or_quoted(ascii_name)}; filename*=UTF-8''{quote(download.filename)}",
+        )
+        resp.set_header("ETag", f'"zip-r{download.revision}"')
+        return download
+
+
+def _token_or_quoted(name: str) -> str:
+    """The seed's ``filename=<asset_id>.zip`` as is when it is a plain token, quoted otherwise."""
+    plain = all(ch.isalnum() or ch in "-._~!#$&+^`|" for ch in name)
+    return name if plain else f'"{name}"'

@@ -1,0 +1,57 @@
+"""Threads that run upload jobs inside a server process (the embedded setup).
+
+Each thread claims a job from the job tracker, runs it, and looks again; when there is
+nothing to do it sleeps ``poll_seconds`` or until ``wake()`` (called when this process
+queues an upload, so a job starts at once). Several server processes each run their own
+threads against the same tracker: a claim hands a job to exactly one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from assets_registry.core.bundles import Bundles
+
+log = logging.getLogger("assets_registry.workers")
+
+
+class BundleWorkers:
+    def __init__(self, bundles: Bundles, threads: int = 2, poll_seconds: float = 1.0) -> None:
+        self.bundles = bundles
+        self.threads = threads
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> BundleWorkers:
+        base = f"{socket.gethostname()}:{os.getpid()}"
+        for n in range(self.threads):
+            thread = threading.Thread(target=self._loop, args=(f"{base}:{n}",), name=f"bundle-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self, name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self.bundles.run_next(name)
+            except Exception:  # a backend hiccup must not kill the thread
+                log.exception("worker %s could not take a job", name)
+                job = None
+            if job is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()

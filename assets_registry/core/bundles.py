@@ -1,0 +1,155 @@
+"""Use cases of ZIP bundles: stage an upload, run upload jobs, report their status, export an asset.
+
+``stage`` streams the uploaded archive into the blob store (``staging/<upload_id>.zip``) and
+queues a job; any worker that can reach the same blob store and job tracker can run it
+(``run_next``), so threads of the server and separate worker processes are alike.
+
+A job ends ``success`` or ``failed: <reason>``, where the reason is a sentence the uploader
+can act on. After a failure, every blob the upload wrote is deleted; after any ending the
+staged archive is deleted. A worker that dies mid-job leaves it to the next claim, which
+re-runs it from the start to the same end state; after ``max_attempts`` claims the job is
+failed and cleaned up instead of being tried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from assets_registry.core.bundle_export import BundleDownload, export_bundle
+from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost, file_key
+from assets_registry.core.bundle_rules import BundleLimits, BundleRejected, plan_bundle
+from assets_registry.core.errors import BackendUnavailable, InvalidInput
+from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, UploadJob, failed
+from assets_registry.core.registry import Registry
+
+log = logging.getLogger("assets_registry.bundles")
+
+STAGING_PREFIX = "staging/"
+
+
+class UploadTooLarge(InvalidInput):
+    code = "upload_too_large"
+
+
+class EmptyUpload(InvalidInput):
+    code = "empty_upload"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How workers hold jobs: a lease renewed while bytes flow, and how often a job is retried."""
+
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+
+
+class Bundles:
+    def __init__(
+        self,
+        registry: Registry,
+        blobs: BlobStore,
+        jobs: JobTracker,
+        limits: BundleLimits | None = None,
+        job_settings: JobSettings | None = None,
+    ) -> None:
+        self.registry = registry
+        self.blobs = blobs
+        self.jobs = jobs
+        self.limits = limits or BundleLimits()
+        self.job_settings = job_settings or JobSettings()
+        self.ingest = BundleIngest(registry, blobs, self.limits)
+
+    # -- the upload side ----------------------------------------------------------------
+
+    def stage(self, chunks: Iterable[bytes]) -> UploadJob:
+        """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise."""
+        upload_id = str(uuid.uuid4())
+        key = f"{STAGING_PREFIX}{upload_id}.zip"
+        info = self.blobs.put(key, self._bounded(chunks))
+        if info.size == 0:
+            self.blobs.delete(key)
+            raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
+        return self.jobs.submit(upload_id, key)
+
+    def _bounded(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > self.limits.max_upload_bytes:
+                raise UploadTooLarge(
+                    f"The upload is larger than {self.limits.max_upload_bytes} bytes, the most this server accepts."
+                )
+            yield chunk
+
+    def status(self, upload_id: str) -> UploadJob:
+        return self.jobs.get(upload_id)
+
+    # -- the worker side ----------------------------------------------------------------
+
+    def run_next(self, worker: str) -> UploadJob | None:
+        """Claim one job and run it to its end; None if no job was waiting."""
+        job = self.jobs.claim(worker, self.job_settings.lease_seconds)
+        if job is not None:
+            self.process(job, worker)
+        return job
+
+    def process(self, job: UploadJob, worker: str) -> None:
+        attempt = Attempt(job, worker, self.jobs, self.job_settings.lease_seconds)
+        try:
+            if job.attempts > self.job_settings.max_attempts:
+                status, asset_id = self._give_up(attempt), attempt.asset_id
+            else:
+                asset_id = self.ingest.run(attempt)
+                status = SUCCESS
+        except LeaseLost:
+            log.warning("upload %s: another worker took the job over; leaving it", job.upload_id)
+            return
+        except BackendUnavailable as exc:
+            log.warning("upload %s: %s; the job will be retried when its lease runs out", job.upload_id, exc.message)
+            return
+        except BundleRejected as exc:
+            status, asset_id = failed(exc.reason), attempt.asset_id
+            self._delete(attempt.member_keys())
+        except Exception:
+            log.exception("upload %s failed unexpectedly", job.upload_id)
+            status, asset_id = failed("the server failed while processing the upload; it has been logged"), None
+            self._delete(attempt.member_keys())
+        self._delete([job.staged_key])
+        if not self.jobs.finish(job.upload_id, worker, status, asset_id):
+            log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
+
+    def _give_up(self, attempt: Attempt) -> str:
+        """The job's workers kept dying: keep an asset an attempt registered, else clean up."""
+        job = attempt.job
+        try:
+            with self.ingest.open_archive(job.staged_key) as (archive, size):
+                attempt.plan = plan_bundle(archive, size, self.limits)
+                document = self.ingest.read_asset_json(archive, attempt.plan)
+                attempt.asset_id = document["asset_id"]
+                if self.ingest.registered_by(attempt, document):
+                    return SUCCESS
+        except (BundleRejected, *DAMAGED):
+            pass
+        self._delete(attempt.member_keys())
+        return failed(
+            f"the upload was interrupted {job.attempts - 1} times while being processed "
+            "(its worker stopped); upload the bundle again"
+        )
+
+    def _delete(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.blobs.delete(key)
+            except Exception:
+                log.exception("could not delete blob %s; it is left behind", key)
+
+    # -- the download side --------------------------------------------------------------
+
+    def export(self, asset_id: str) -> BundleDownload:
+        return export_bundle(self.registry.get(asset_id), self.blobs)
+
+
+__all__ = ["Bundles", "EmptyUpload", "JobSettings", "UploadTooLarge", "file_key"]
