@@ -84,8 +84,13 @@ class FilesystemBlobStore:
                     size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(partial, path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(partial, path)
+            except (FileExistsError, NotADirectoryError, IsADirectoryError):
+                raise InvalidBlobKey(
+                    f"The blob key {key!r} clashes with another blob: one key cannot be both a blob and a folder."
+                ) from None
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)

@@ -1,4 +1,4 @@
-"""The ``assets-registry`` command: serve the registry, list plugins, show the settings."""
+"""The ``assets-registry`` command: serve the registry, list plugins, show the settings, move ZIP bundles."""
 
 from __future__ import annotations
 
@@ -43,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="print the effective settings (passwords hidden)")
     _common(config)
+
+    url_help = "registry URL (default: $ASSETS_URL, else http://127.0.0.1:8080)"
+    quiet_help = "no progress bars"
+    upload = commands.add_parser("upload", help="upload a ZIP bundle (asset.json plus files); print its upload id")
+    upload.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="the archive to send")
+    upload.add_argument("--wait", action="store_true", help="follow the upload job; exit 1 unless it succeeds")
+    upload.add_argument(
+        "--timeout", type=float, default=3600.0, metavar="S", help="with --wait, give up after S seconds (default 3600)"
+    )
+    upload.add_argument("--url", help=url_help)
+    upload.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
+
+    download = commands.add_parser("download", help="download an asset as a ZIP bundle")
+    download.add_argument("asset_id", metavar="ASSET_ID", help="the asset to fetch")
+    download.add_argument(
+        "-o", "--output", metavar="FILE", help="file or folder to save to (default ASSET_ID.zip; - is stdout)"
+    )
+    download.add_argument("--url", help=url_help)
+    download.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
     return parser  # fmt: skip
 
 
@@ -80,6 +99,13 @@ def _show_config(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("upload", "download"):  # clients of a running server: no Settings
+        from assets_registry.apps import client
+
+        url = client.server_url(args.url)
+        if args.command == "upload":
+            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet)
+        return client.download(url, args.asset_id, args.output, args.quiet)
     try:
         settings = _settings(args)
         if args.command == "serve":

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from stream_zip import NO_COMPRESSION_64, MemberFile, stream_zip
+from stream_zip import (
+    NO_COMPRESSION_64,
+    CRC32IntegrityError,
+    MemberFile,
+    UncompressedSizeIntegrityError,
+    stream_zip,
+)
 
 from assets_registry.core.bundle_rules import ASSET_JSON
 from assets_registry.core.errors import BlobNotFound, Conflict
@@ -61,7 +67,12 @@ class BundleDownload:
         return f"{self.asset_id}.zip"
 
     def chunks(self) -> Iterator[bytes]:
-        return iter(stream_zip(_entries(self.members), chunk_size=OUTPUT_CHUNK))
+        try:
+            yield from stream_zip(_entries(self.members), chunk_size=OUTPUT_CHUNK)
+        except (CRC32IntegrityError, UncompressedSizeIntegrityError) as exc:
+            raise IncompleteAsset(
+                self.asset_id, "a file's bytes in the blob store no longer match the size or CRC-32 recorded at ingest"
+            ) from exc
 
 
 def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:

@@ -7,7 +7,8 @@ The rules (the README's "ZIP bundles" section says the same):
 - Every other regular member is a file of the asset; its path is its ``asset_file_id``.
 - Folder entries, and the ``__MACOSX/`` and ``.DS_Store`` entries macOS adds, are skipped.
 - Refused, naming the member: absolute paths, ``..``, backslashes, NUL and other control
-  characters, symbolic links and other non-regular files, duplicate names, encryption,
+  characters, symbolic links and other non-regular files, duplicate names, a file inside
+  a path that is itself a file (``a`` and ``a/b``: no filesystem can hold both), encryption,
   compression methods other than stored, deflate, bzip2 and LZMA.
 - Bounded: members, total unpacked size, expansion ratio (zip bombs), ``asset.json`` size.
   Declared sizes bound what is written: ``zipfile`` never unpacks past a member's declared
@@ -112,6 +113,7 @@ def plan_bundle(archive: zipfile.ZipFile, archive_bytes: int, limits: BundleLimi
     if asset_json.file_size > limits.max_asset_json_bytes:
         raise BundleRejected(f"{ASSET_JSON} is larger than {limits.max_asset_json_bytes} bytes")
     members = tuple(BundleMember(info, info.orig_filename[len(prefix) :]) for info in entries if info is not asset_json)
+    _check_no_file_under_a_file(entries)
     for member in members:
         problem = file_id_problem(member.path)
         if problem:
@@ -156,6 +158,16 @@ def _check_entry(info: zipfile.ZipInfo, limits: BundleLimits) -> None:
                 f"member {name} expands {ratio:.0f} times ({info.compress_size} to {info.file_size} bytes); "
                 f"at most {limits.max_ratio:.0f} times is accepted"
             )
+
+
+def _check_no_file_under_a_file(entries: list[zipfile.ZipInfo]) -> None:
+    files = {info.orig_filename for info in entries}
+    for name in files:
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in files:
+                raise BundleRejected(f"member {name} lies inside {folder}, which is a file")
 
 
 def _wrapper_folder(entries: list[zipfile.ZipInfo]) -> str:

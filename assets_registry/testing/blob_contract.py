@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assets_registry.core.errors import BlobNotFound
+from assets_registry.core.errors import BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobStore
 
 MiB = 1 << 20
@@ -133,6 +133,16 @@ class BlobStoreContract:
         assert (info.size, size) == (total, total)
         assert info.sha256 == got.hexdigest() == expected.hexdigest()
         assert peak < 24 * MiB, f"peak Python allocations {peak / MiB:.1f} MiB for a {total // MiB} MiB blob"
+
+    def test_a_blob_and_a_folder_of_blobs_may_share_a_prefix_or_be_refused_cleanly(self, blobs: BlobStore) -> None:
+        """Object stores hold ``a`` and ``a/b`` side by side; a filesystem cannot, and says so."""
+        blobs.put("a", [b"file"])
+        try:
+            blobs.put("a/b", [b"nested"])
+        except InvalidInput:
+            assert read_all(blobs, "a") == b"file"
+        else:
+            assert (read_all(blobs, "a"), read_all(blobs, "a/b")) == (b"file", b"nested")
 
     def test_check_passes_on_a_working_backend(self, blobs: BlobStore) -> None:
         blobs.check()

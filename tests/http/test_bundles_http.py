@@ -1,0 +1,247 @@
+"""The ZIP routes over HTTP, on the embedded default: upload, status, download, their errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from falcon import testing
+
+from assets_registry.apps.container import Services, build_container
+from assets_registry.apps.http import create_app
+from assets_registry.apps.settings import load_settings
+from assets_registry.apps.workers import BundleWorkers
+from assets_registry.core.bundle_export import IncompleteAsset
+from tests.http.test_rest import assert_problem
+
+
+def bundle_bytes(asset_id: str = "zip-1", files: dict[str, bytes] | None = None, **fields: Any) -> bytes:
+    files = {"model.bin": b"\x00\x01" * 50_000, "docs/readme.md": b"# hello\n"} if files is None else files
+    asset = {
+        "asset_id": asset_id,
+        "asset_uri": f"models://example.com/{asset_id}",
+        "asset_version": "v1",
+        "asset_profile_id": "p1",
+        "asset_file_ids": [],
+        "profiles": [{"asset_profile_id": "p1", "asset_type": "model", "asset_sub_type": "llm"}],
+        **fields,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("asset.json", json.dumps(asset))
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def multipart(fields: dict[str, tuple[str, bytes]]) -> tuple[bytes, dict[str, str]]:
+    boundary = uuid.uuid4().hex
+    body = b""
+    for name, (filename, data) in fields.items():
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                "Content-Type: application/zip\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    body += f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def upload(client: testing.TestClient, data: bytes, field: str = "file") -> testing.Result:
+    body, headers = multipart({field: ("bundle.zip", data)})
+    return client.simulate_post("/zip/upload", body=body, headers=headers)
+
+
+def run_jobs(services: Services) -> None:
+    while services.bundles.run_next("test-worker") is not None:
+        pass
+
+
+def test_upload_answers_202_and_the_job_ends_in_success(
+    client: testing.TestClient, embedded_services: Services
+) -> None:
+    result = upload(client, bundle_bytes())
+    assert result.status_code == 202
+    assert set(result.json) == {"success", "upload_id"}
+    assert result.json["success"] is True
+    upload_id = result.json["upload_id"]
+    assert str(uuid.UUID(upload_id)) == upload_id
+    assert result.headers["location"] == f"/zip/status/{upload_id}"
+    assert client.simulate_get(f"/zip/status/{upload_id}").json == {"upload_id": upload_id, "status": "queued"}
+    run_jobs(embedded_services)
+    status = client.simulate_get(f"/zip/status/{upload_id}").json
+    assert (status["upload_id"], status["status"], status["asset_id"]) == (upload_id, "success", "zip-1")
+    assert status["progress"]["files_done"] == status["progress"]["files_total"] == 2
+    asset = client.simulate_get("/query/by-id/zip-1").json
+    assert sorted(asset["asset_file_ids"]) == ["docs/readme.md", "model.bin"]
+
+
+def test_a_failed_job_reports_the_seeds_failed_status(client: testing.TestClient, embedded_services: Services) -> None:
+    data = bundle_bytes(files={}, asset_file_ids=["model.bin"])
+    upload_id = upload(client, data).json["upload_id"]
+    run_jobs(embedded_services)
+    status = client.simulate_get(f"/zip/status/{upload_id}").json
+    assert status["status"] == "failed: asset_file_ids[0] model.bin is not in the archive"
+    assert_problem(client.simulate_get("/query/by-id/zip-1"), 404, "asset_not_found")
+
+
+def test_status_of_an_unknown_upload_is_404(client: testing.TestClient) -> None:
+    assert_problem(client.simulate_get(f"/zip/status/{uuid.uuid4()}"), 404, "upload_not_found")
+
+
+def test_an_upload_that_is_not_multipart_is_415(client: testing.TestClient) -> None:
+    result = client.simulate_post("/zip/upload", body=bundle_bytes(), headers={"Content-Type": "application/zip"})
+    assert "multipart/form-data" in assert_problem(result, 415, "unsupported_media_type")["detail"]
+
+
+def test_an_upload_without_the_file_field_is_400(client: testing.TestClient) -> None:
+    assert "'file'" in assert_problem(upload(client, bundle_bytes(), field="archive"), 400, "missing_file")["detail"]
+
+
+def test_an_empty_upload_is_400_and_stages_nothing(client: testing.TestClient, embedded_services: Services) -> None:
+    assert_problem(upload(client, b""), 400, "empty_upload")
+    assert embedded_services.jobs.claim("w", 60) is None
+    assert _files_under(embedded_services, "staging") == []
+
+
+def test_a_malformed_multipart_body_is_400(client: testing.TestClient) -> None:
+    headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    result = client.simulate_post("/zip/upload", body=b"--xyz\r\nnot a part", headers=headers)
+    assert result.status_code == 400
+    assert result.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+def small_limits(tmp_path: Path) -> Iterator[Services]:
+    services = build_container(load_settings(data_dir=tmp_path / "var", max_upload_bytes=50_000)).services()
+    yield services
+    services.close()
+
+
+def test_an_upload_over_the_limit_is_413_and_stages_nothing(small_limits: Services) -> None:
+    client = testing.TestClient(create_app(small_limits))
+    assert_problem(upload(client, b"x" * 60_000), 413, "upload_too_large")
+    assert_problem(upload(client, b"x" * 2_000_000), 413, "upload_too_large")  # refused from Content-Length
+    assert _files_under(small_limits, "staging") == []
+    assert upload(client, bundle_bytes(files={"a": b"small"})).status_code == 202
+
+
+# -- download -------------------------------------------------------------------------------
+
+
+def test_download_streams_the_asset_as_a_zip_with_exact_headers(
+    client: testing.TestClient, embedded_services: Services
+) -> None:
+    files = {"model.bin": bytes(range(256)) * 4000, "docs/readme.md": b"# hello\n", "empty.txt": b""}
+    upload(client, bundle_bytes(files=files))
+    run_jobs(embedded_services)
+    head = client.simulate_head("/zip/download/zip-1")
+    result = client.simulate_get("/zip/download/zip-1")
+    assert result.status_code == head.status_code == 200
+    assert result.headers["content-type"] == "application/zip"
+    assert result.headers["content-disposition"].startswith("attachment; filename=zip-1.zip")
+    assert int(head.headers["content-length"]) == int(result.headers["content-length"]) == len(result.content)
+    archive = zipfile.ZipFile(io.BytesIO(result.content))
+    assert archive.testzip() is None
+    assert archive.namelist()[0] == "asset.json"
+    assert {n: archive.read(n) for n in archive.namelist()[1:]} == files
+    stored = client.simulate_get("/query/by-id/zip-1").json
+    assert json.loads(archive.read("asset.json")) == stored
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())
+
+
+def test_download_of_an_unknown_asset_is_404(client: testing.TestClient) -> None:
+    assert_problem(client.simulate_get("/zip/download/nope"), 404, "asset_not_found")
+    assert client.simulate_head("/zip/download/nope").status_code == 404
+
+
+def test_an_asset_whose_blob_is_gone_is_409_before_any_byte(
+    client: testing.TestClient, embedded_services: Services
+) -> None:
+    upload(client, bundle_bytes())
+    run_jobs(embedded_services)
+    asset = client.simulate_get("/query/by-id/zip-1").json
+    key = embedded_services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
+    assert key is not None
+    embedded_services.blobs.delete(key)
+    body = assert_problem(client.simulate_get("/zip/download/zip-1"), 409, "incomplete_asset")
+    assert "missing from the blob store" in body["detail"]
+
+
+def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
+    client: testing.TestClient, embedded_services: Services
+) -> None:
+    upload(client, bundle_bytes(files={"a.bin": os.urandom(3_000_000), "b.bin": os.urandom(3_000_000)}))
+    run_jobs(embedded_services)
+    download = embedded_services.bundles.export("zip-1")
+    asset = client.simulate_get("/query/by-id/zip-1").json
+    received = bytearray()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the stream must break, whatever the error
+        for n, chunk in enumerate(download.chunks()):
+            received += chunk
+            if n == 0:
+                for entry in asset["files"]:
+                    key = embedded_services.blobs.key_for_url(entry["asset_file_url"])
+                    assert key is not None
+                    embedded_services.blobs.delete(key)
+    assert len(received) < download.size
+
+
+def test_a_blob_changed_behind_the_registrys_back_breaks_the_stream(
+    client: testing.TestClient, embedded_services: Services
+) -> None:
+    upload(client, bundle_bytes(files={"a.bin": b"a" * 100_000}))
+    run_jobs(embedded_services)
+    asset = client.simulate_get("/query/by-id/zip-1").json
+    key = embedded_services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
+    assert key is not None
+    embedded_services.blobs.put(key, [b"b" * 100_000])  # same size, other bytes: only the CRC can tell
+    download = embedded_services.bundles.export("zip-1")
+    received = bytearray()
+    with pytest.raises(IncompleteAsset, match="CRC-32"):
+        for chunk in download.chunks():
+            received += chunk
+    assert len(received) < download.size
+
+
+def test_zip_routes_follow_the_read_and_write_split(embedded_services: Services) -> None:
+    reader = testing.TestClient(create_app(embedded_services, "read"))
+    writer = testing.TestClient(create_app(embedded_services, "write"))
+    assert_problem(upload(reader, bundle_bytes()), 405, "write_routes_not_served")
+    upload_id = upload(writer, bundle_bytes()).json["upload_id"]
+    assert reader.simulate_get(f"/zip/status/{upload_id}").status_code == 200
+    assert_problem(writer.simulate_get(f"/zip/status/{upload_id}"), 405, "read_routes_not_served")
+    assert_problem(writer.simulate_get("/zip/download/zip-1"), 405, "read_routes_not_served")
+
+
+def test_worker_threads_pick_up_uploads_as_they_are_queued(embedded_services: Services) -> None:
+    workers = BundleWorkers(embedded_services.bundles, threads=2, poll_seconds=30).start()
+    try:
+        client = testing.TestClient(create_app(embedded_services, on_queued=workers.wake))
+        ids = [upload(client, bundle_bytes(f"zip-{n}")).json["upload_id"] for n in range(4)]
+        import time
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = [client.simulate_get(f"/zip/status/{i}").json["status"] for i in ids]
+            if all(s == "success" for s in states):
+                break
+            time.sleep(0.05)
+        assert states == ["success"] * 4
+    finally:
+        workers.stop()
+
+
+def _files_under(services: Services, folder: str) -> list[Path]:
+    root = Path(services.blobs.root) / folder  # type: ignore[attr-defined]
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
