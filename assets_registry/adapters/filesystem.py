@@ -12,8 +12,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote
@@ -23,6 +24,7 @@ from assets_registry.core.ports import BlobInfo
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
 READ_CHUNK = 1 << 20
+PARTIAL_MAX_IDLE_SECONDS = 3600
 _PARTIAL = ".partial"
 
 
@@ -53,7 +55,20 @@ class FilesystemBlobStore:
         self.root = root.resolve()
         self._partial = self.root / _PARTIAL
         self._partial.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_partials()
         self._url_prefix = self.root.as_uri() + "/"
+
+    def _remove_abandoned_partials(self) -> None:
+        """Temporary files of writers that were killed (SIGKILL, power loss) and never cleaned up.
+
+        A file still being written is touched with every chunk, so one untouched for an hour
+        has no writer left.
+        """
+        cutoff = time.time() - PARTIAL_MAX_IDLE_SECONDS
+        for entry in os.scandir(self._partial):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
 
     def _path(self, key: str) -> Path:
         problem = key_problem(key)
@@ -68,9 +83,9 @@ class FilesystemBlobStore:
     def _info(self, key: str, size: int, sha256: str | None = None) -> BlobInfo:
         return BlobInfo(key=key, url=self._url_prefix + quote(key), size=size, sha256=sha256)
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
+    def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
         path = self._path(key)
-        digest = hashlib.sha256()
+        digest = None if transient else hashlib.sha256()
         size = 0
         try:
             fd, partial = tempfile.mkstemp(dir=self._partial)
@@ -78,12 +93,14 @@ class FilesystemBlobStore:
             raise BackendUnavailable("blob store", f"cannot write under {self.root}: {exc}") from exc
         try:
             with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
-                    digest.update(chunk)
+                for chunk in chunks:  # errors of the source propagate as they are
+                    self._written(out.write, chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+                self._written(lambda _: out.flush(), b"")
+                if not transient:
+                    self._written(lambda _: os.fsync(out.fileno()), b"")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(partial, path)
@@ -95,8 +112,16 @@ class FilesystemBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)
             raise
-        _fsync_dir(path.parent)
-        return self._info(key, size, digest.hexdigest())
+        if not transient:
+            _fsync_dir(path.parent)
+        return self._info(key, size, digest.hexdigest() if digest is not None else None)
+
+    def _written(self, write: Callable[[bytes], object], chunk: bytes) -> None:
+        """A failing disk (full, read-only, I/O error) is the backend's trouble: retry later."""
+        try:
+            write(chunk)
+        except OSError as exc:
+            raise BackendUnavailable("blob store", f"cannot write under {self.root}: {exc}") from exc
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         path = self._path(key)

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -30,8 +30,6 @@ SUCCESS = "success"
 FAILED = "failed"
 # Long reads: the server answers an upload only once the archive is stored.
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-
-T = TypeVar("T")
 
 
 class CommandError(Exception):

@@ -145,6 +145,8 @@ class BundleIngest:
             existing = self.registry.get(document["asset_id"]).document
         except AssetNotFound:
             return False
+        if attempt.job.attempts <= 1:  # no earlier attempt: whoever registered it, it was not us
+            raise BundleRejected(f"asset {document['asset_id']} already exists")
         plan = attempt.plan
         assert plan is not None
         if plan.members:

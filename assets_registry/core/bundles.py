@@ -68,7 +68,10 @@ class Bundles:
         """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise."""
         upload_id = str(uuid.uuid4())
         key = f"{STAGING_PREFIX}{upload_id}.zip"
-        info = self.blobs.put(key, self._bounded(chunks))
+        # Staged archives are working data: deleted once the job ends, never served. Skipping
+        # fsync and hashing for them writes each byte to disk once, not twice; if the host
+        # loses power before the job runs, the job fails as unreadable and is uploaded again.
+        info = self.blobs.put(key, self._bounded(chunks), transient=True)
         if info.size == 0:
             self.blobs.delete(key)
             raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")

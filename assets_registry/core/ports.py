@@ -112,8 +112,12 @@ class BlobStore(Protocol):
     holds a whole blob in memory.
     """
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
-        """Store the chunks under ``key`` (replacing any blob there); return URL, size, sha256."""
+    def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
+        """Store the chunks under ``key`` (replacing any blob there); return URL, size, sha256.
+
+        ``transient`` marks working data that lives minutes (a staged upload): the store may
+        skip flushing it to stable storage and computing its sha256 (then None).
+        """
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream the blob (or ``length`` bytes of it from ``start``); raise ``BlobNotFound``."""

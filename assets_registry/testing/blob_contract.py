@@ -52,6 +52,15 @@ class BlobStoreContract:
         assert read_all(blobs, "assets/a1/model.bin") == data
         assert blobs.stat("assets/a1/model.bin").size == len(data)
 
+    def test_a_transient_blob_reads_back_like_any_other(self, blobs: BlobStore) -> None:
+        info = blobs.put("staging/u.zip", [b"work", b"ing"], transient=True)
+        assert info.size == 7
+        assert info.sha256 in (None, hashlib.sha256(b"working").hexdigest())
+        assert read_all(blobs, "staging/u.zip") == b"working"
+        blobs.delete("staging/u.zip")
+        with pytest.raises(BlobNotFound):
+            blobs.stat("staging/u.zip")
+
     def test_an_empty_blob_is_a_blob(self, blobs: BlobStore) -> None:
         info = blobs.put("empty", [])
         assert info.size == 0

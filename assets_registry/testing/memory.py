@@ -106,7 +106,7 @@ class MemoryBlobStore:
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
+    def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
         data = b"".join(chunks)
         self._blobs[key] = data
         return BlobInfo(key, f"memory:///{key}", len(data), hashlib.sha256(data).hexdigest())

@@ -11,13 +11,14 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore, InvalidBlobKey
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
 from assets_registry.adapters.sqlite.metadata import _term_source
-from assets_registry.core.errors import AssetExists, BlobNotFound
+from assets_registry.core.errors import AssetExists, BackendUnavailable, BlobNotFound
 from assets_registry.core.filters import compile_filter
 from assets_registry.core.ports import PROCESSING, QUEUED
 from assets_registry.core.registry import Registry
@@ -247,3 +248,30 @@ def test_deleting_the_last_blob_of_a_folder_removes_the_folder(tmp_path: Path) -
     assert not (tmp_path / "blobs" / "assets").exists()
     with pytest.raises(BlobNotFound):
         blobs.stat("assets/a1/weights/model.bin")
+
+
+def test_a_failing_disk_is_a_backend_outage_not_a_bad_upload(tmp_path: Path) -> None:
+    blobs = FilesystemBlobStore(tmp_path / "blobs")
+
+    original = os.fdopen
+
+    def fdopen_full(fd: int, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = original(fd, mode, *args, **kwargs)
+        handle.write = lambda _chunk: (_ for _ in ()).throw(OSError(28, "No space left on device"))  # type: ignore[method-assign]
+        return handle
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fdopen", fdopen_full)
+        with pytest.raises(BackendUnavailable, match="No space left"):
+            blobs.put("k", [b"data"])
+    assert list((tmp_path / "blobs" / ".partial").iterdir()) == []
+
+
+def test_abandoned_partial_files_are_removed_at_start(tmp_path: Path) -> None:
+    FilesystemBlobStore(tmp_path / "blobs")
+    stale, fresh = tmp_path / "blobs" / ".partial" / "stale", tmp_path / "blobs" / ".partial" / "fresh"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    FilesystemBlobStore(tmp_path / "blobs")
+    assert sorted(p.name for p in (tmp_path / "blobs" / ".partial").iterdir()) == ["fresh"]
