@@ -11,15 +11,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote
 
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
+from assets_registry.core.identifiers import has_control
 from assets_registry.core.ports import BlobInfo
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
@@ -36,7 +37,7 @@ def key_problem(key: str) -> str | None:
     """Why ``key`` cannot name a blob (a relative ``a/b/c`` path), or None if it can."""
     if not key or len(key) > 2048:
         return "must be 1 to 2048 characters long"
-    if any(unicodedata.category(ch) == "Cc" for ch in key) or "\\" in key:
+    if has_control(key) or "\\" in key:
         return "must not contain control characters or '\\'"
     parts = key.split("/")
     if key.startswith("/") or any(p in ("", ".", "..") for p in parts):
@@ -56,7 +57,9 @@ class FilesystemBlobStore:
         self._partial = self.root / _PARTIAL
         self._partial.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned_partials()
+        self._root = str(self.root)
         self._url_prefix = self.root.as_uri() + "/"
+        self._folders: dict[str, bool] = {}
 
     def _remove_abandoned_partials(self) -> None:
         """Temporary files of writers that were killed (SIGKILL, power loss) and never cleaned up.
@@ -70,15 +73,27 @@ class FilesystemBlobStore:
                 if entry.stat().st_mtime < cutoff:
                     os.unlink(entry.path)
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str) -> str:
+        """The file of a key (a ``str``: pathlib costs more than the stat it leads to)."""
         problem = key_problem(key)
         if problem:
             raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
-        path = self.root.joinpath(*key.split("/"))
-        real = Path(os.path.realpath(path))
-        if real != path and not real.is_relative_to(self.root):
-            raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
+        path = os.path.join(self._root, *key.split("/"))
+        if os.path.islink(path) or not self._inside(os.path.dirname(path)):
+            real = Path(os.path.realpath(path))
+            if not real.is_relative_to(self.root):
+                raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
         return path
+
+    def _inside(self, folder: str) -> bool:
+        """Does ``folder`` resolve inside the root? Remembered per folder: blobs share folders."""
+        known = self._folders.get(folder)
+        if known is None:
+            known = Path(os.path.realpath(folder)).is_relative_to(self.root)
+            if len(self._folders) > 4096:
+                self._folders.clear()
+            self._folders[folder] = known
+        return known
 
     def _info(self, key: str, size: int, sha256: str | None = None) -> BlobInfo:
         return BlobInfo(key=key, url=self._url_prefix + quote(key), size=size, sha256=sha256)
@@ -102,7 +117,7 @@ class FilesystemBlobStore:
                 if not transient:
                     self._written(lambda _: os.fsync(out.fileno()), b"")
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.replace(partial, path)
             except (FileExistsError, NotADirectoryError, IsADirectoryError):
                 raise InvalidBlobKey(
@@ -113,7 +128,7 @@ class FilesystemBlobStore:
                 os.unlink(partial)
             raise
         if not transient:
-            _fsync_dir(path.parent)
+            _fsync_dir(os.path.dirname(path))
         return self._info(key, size, digest.hexdigest() if digest is not None else None)
 
     def _written(self, write: Callable[[bytes], object], chunk: bytes) -> None:
@@ -136,25 +151,25 @@ class FilesystemBlobStore:
     def stat(self, key: str) -> BlobInfo:
         path = self._path(key)
         try:
-            st = path.stat()
+            st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
-        if not path.is_file():
+        if not stat.S_ISREG(st.st_mode):
             raise BlobNotFound(key)
         return self._info(key, st.st_size)
 
     def delete(self, key: str) -> None:
         path = self._path(key)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            path.unlink()
+            os.unlink(path)
         # Remove folders the blob leaves empty, so deleted assets leave no trace.
-        parent = path.parent
-        while parent != self.root:
+        parent = os.path.dirname(path)
+        while parent != self._root:
             try:
-                parent.rmdir()
+                os.rmdir(parent)
             except OSError:
                 break
-            parent = parent.parent
+            parent = os.path.dirname(parent)
 
     def key_for_url(self, url: str) -> str | None:
         if not url.startswith(self._url_prefix):
@@ -183,7 +198,7 @@ def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]
             yield chunk
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -10,7 +10,7 @@ than its ``Content-Length`` instead of an archive that looks whole.
 
 from __future__ import annotations
 
-import json
+import functools
 import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
+import msgspec
 from stream_zip import (
     NO_COMPRESSION_64,
     CRC32IntegrityError,
@@ -79,16 +80,14 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     """Check that every file can be read back, and describe the archive; raise ``IncompleteAsset``."""
     document = stored.document
     asset_id = stored.asset_id
-    manifest = json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n"
+    manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
     members = [ExportMember(ASSET_JSON, len(manifest), zlib.crc32(manifest), ZIP_EPOCH, partial(iter, [manifest]))]
     for entry in document.get("files", []):
         members.append(_member(asset_id, entry, blobs))
     names = [m.name for m in members]
     if len(set(names)) != len(names):
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
-    empty = [ExportMember(m.name, 0, 0, m.modified, partial(iter, [])) for m in members]
-    framing = sum(len(chunk) for chunk in stream_zip(_entries(empty), chunk_size=OUTPUT_CHUNK))
-    return BundleDownload(asset_id, stored.revision, framing + sum(m.size for m in members), tuple(members))
+    return BundleDownload(asset_id, stored.revision, _framing(names) + sum(m.size for m in members), tuple(members))
 
 
 def _member(asset_id: str, entry: dict[str, object], blobs: BlobStore) -> ExportMember:
@@ -110,6 +109,29 @@ def _member(asset_id: str, entry: dict[str, object], blobs: BlobStore) -> Export
     if not isinstance(crc, int) or isinstance(crc, bool):
         crc = _crc_of(blobs, key)  # registered by POST /assets, not ingested: read it once
     return ExportMember(file_id, size, crc, _parse_modified(facts.get("modified")), partial(blobs.read, key))
+
+
+def _framing(names: list[str]) -> int:
+    """Bytes of the archive that are not member data: headers, central directory, end records.
+
+    ``NO_COMPRESSION_64`` writes every size and offset in fixed-width ZIP64 fields, so a
+    member's framing depends only on its name's length, and the archive's is the first
+    member's archive plus each further member's share. Both are measured with stream-zip
+    on empty members (once per name length), never written out by hand.
+    """
+    encoded = [len(name.encode()) for name in names]
+    return _dry_run_length((encoded[0],)) + sum(_member_framing(n) for n in encoded[1:])
+
+
+@functools.cache
+def _member_framing(name_length: int) -> int:
+    return _dry_run_length((name_length, name_length)) - _dry_run_length((name_length,))
+
+
+@functools.cache
+def _dry_run_length(name_lengths: tuple[int, ...]) -> int:
+    empty = [ExportMember("n" * n, 0, 0, ZIP_EPOCH, partial(iter, [])) for n in name_lengths]
+    return sum(len(chunk) for chunk in stream_zip(_entries(empty), chunk_size=OUTPUT_CHUNK))
 
 
 def _crc_of(blobs: BlobStore, key: str) -> int:

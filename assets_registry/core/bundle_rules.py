@@ -18,11 +18,10 @@ The rules (the README's "ZIP bundles" section says the same):
 from __future__ import annotations
 
 import stat
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 
-from assets_registry.core.identifiers import file_id_problem
+from assets_registry.core.identifiers import file_id_problem, has_control
 
 ASSET_JSON = "asset.json"
 SUPPORTED_COMPRESSION = {
@@ -126,7 +125,7 @@ def plan_bundle(archive: zipfile.ZipFile, archive_bytes: int, limits: BundleLimi
 def _check_name(name: str) -> None:
     if "\x00" in name:
         raise BundleRejected(f"member {name!r} has a NUL character in its name")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if has_control(name):
         raise BundleRejected(f"member {name!r} has a control character in its name")
     if "\\" in name:
         raise BundleRejected(f"member {name} has a backslash in its name (use '/' between folders)")

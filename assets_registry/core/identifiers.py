@@ -9,7 +9,7 @@ HTTP clients rewrite). File ids are the member paths of ZIP bundles, so they may
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -29,7 +29,7 @@ def id_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_ID_LENGTH:
         return f"must be at most {MAX_ID_LENGTH} characters long"
-    if _has_control(value):
+    if has_control(value):
         return "must not contain control characters"
     if "/" in value:
         return "must not contain '/'"
@@ -46,7 +46,7 @@ def file_id_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_FILE_ID_LENGTH:
         return f"must be at most {MAX_FILE_ID_LENGTH} characters long"
-    if _has_control(value):
+    if has_control(value):
         return "must not contain control characters"
     if "\\" in value:
         return "must use '/' between folders, not '\\'"
@@ -57,8 +57,12 @@ def file_id_problem(value: str) -> str | None:
     return None
 
 
-def _has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc) are exactly these 65 code points."""
+
+
+def has_control(value: str) -> bool:
+    return CONTROL_CHARACTER.search(value) is not None
 
 
 def check_asset(asset: Asset) -> list[FieldError]:
