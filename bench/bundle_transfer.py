@@ -21,8 +21,9 @@ memory (measured here: ~340 MiB/s for first writes into the page cache, 1.6-5 Gi
 afterwards), which a long-running server has long since paid; ``--warm-gib`` (default 8)
 touches that much memory once before measuring, so the figures describe a server in its
 steady state. The disk of a virtual machine is noisy (the same 2 GiB ``dd ... conv=fsync`` here took
-1.1 s to 6.6 s), so every figure is the median of ``--repeat`` runs, and each run measures
-the reference right next to the real transfer. It prints measured figures only; nothing is
+1.1 s to 6.6 s), so every figure is the median of ``--repeat`` runs; each run measures the
+reference right next to the real transfer, in alternating order, so that neither always
+follows the other's writes. It prints measured figures only; nothing is
 asserted.
 """
 
@@ -43,8 +44,9 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
@@ -225,13 +227,19 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def reference(work: Path, sources: Path, files: list[Path], data_dir: Path) -> tuple[float, float]:
-    """Seconds to put every member's file into a blob store, and to read the stored blobs back out."""
+def reference_put(work: Path, sources: Path, files: list[Path]) -> float:
+    """Seconds to put every member's source file into a fresh blob store."""
     store = FilesystemBlobStore(work / "reference")
     started = time.perf_counter()
     for file in files:
         store.put(str(file.relative_to(sources)), file_chunks(file))
-    put_s = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    shutil.rmtree(work / "reference")
+    return seconds
+
+
+def reference_read(work: Path, data_dir: Path) -> float:
+    """Seconds to read every blob the server stored into one output file."""
     served = FilesystemBlobStore(data_dir / "blobs")
     keys = [str(p.relative_to(served.root)) for p in sorted((served.root / "assets").rglob("*")) if p.is_file()]
     started = time.perf_counter()
@@ -239,39 +247,43 @@ def reference(work: Path, sources: Path, files: list[Path], data_dir: Path) -> t
         for key in keys:
             for chunk in served.read(key):
                 out.write(chunk)
-    read_s = time.perf_counter() - started
-    shutil.rmtree(work / "reference")
+    seconds = time.perf_counter() - started
     (work / "reference-read.bin").unlink()
-    return put_s, read_s
+    return seconds
+
+
+def timed(action: Callable[[], object]) -> float:
+    subprocess.run(["sync"], check=False)
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def run(name: str, members: list[tuple[str, int]], work: Path, repeat: int) -> Result:
+    """``repeat`` runs; each pairs a transfer with its reference, in alternating order (ABBA)."""
     case = work / name
     case.mkdir()
     sources = case / "sources"
     files = build_sources(sources, members)
     bundle = case / "bundle.zip"
     size = build_bundle(bundle, name, sources, files)
+    target = case / "download.zip"
     runs: list[tuple[float, float, float, float, int]] = []
     for n in range(repeat):
         data_dir = case / f"var-{n}"
-        subprocess.run(["sync"], check=False)
         server = Server(data_dir)
+        order = (0, 1) if n % 2 == 0 else (1, 0)
         try:
-            started = time.perf_counter()
-            upload(server, bundle)
-            upload_s = time.perf_counter() - started
-            started = time.perf_counter()
-            download(server, name, case / "download.zip")
-            download_s = time.perf_counter() - started
+            uploads = [partial(upload, server, bundle), partial(reference_put, case, sources, files)]
+            up = {i: timed(uploads[i]) for i in order}
+            downloads = [partial(download, server, name, target), partial(reference_read, case, data_dir)]
+            down = {i: timed(downloads[i]) for i in order}
             peak = server.peak_rss()
         finally:
             server.stop()
-        (case / "download.zip").unlink()
-        subprocess.run(["sync"], check=False)
-        put_s, read_s = reference(case, sources, files, data_dir)
+        target.unlink()
         shutil.rmtree(data_dir)
-        runs.append((upload_s, download_s, put_s, read_s, peak))
+        runs.append((up[0], down[0], up[1], down[1], peak))
     shutil.rmtree(case)
     medians = [statistics.median(column) for column in zip(*runs, strict=True)]
     return Result(name, size, *medians[:4], peak_rss=max(r[4] for r in runs))
@@ -288,7 +300,7 @@ def main() -> None:
     )
     parser.add_argument("--many", type=int, default=10_000, help="members of 1 KiB in the many-files bundle (0: skip)")
     parser.add_argument("--warm-gib", type=float, default=8.0, help="memory to touch once before measuring")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per bundle; figures are medians")
+    parser.add_argument("--repeat", type=int, default=4, help="runs per bundle; figures are medians")
     parser.add_argument("--work-dir", type=Path, default=None, help="where to build bundles (default: a temp dir)")
     args = parser.parse_args()  # fmt: skip
 

@@ -6,12 +6,7 @@ import http.server
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -25,48 +20,15 @@ import pytest
 from assets_registry.apps.cli import main
 from assets_registry.apps.client import CommandError, _wait_for, multipart_body, multipart_parts, upload
 from tests.seed import SEED_ASSET
+from tests.served import free_port, served_registry
 
 MiB = 1 << 20
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir = tmp_path_factory.mktemp("served")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assets_registry", "serve", "--data-dir", str(data_dir),
-         "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"assets-registry serve exited with {process.returncode}:\n{output}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("assets-registry serve did not answer within 30 s")
-            time.sleep(0.1)
+    with served_registry(tmp_path_factory.mktemp("served")) as (url,):
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def make_bundle(path: Path, asset_id: str) -> dict[str, bytes]:

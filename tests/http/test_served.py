@@ -7,33 +7,21 @@ go to the seed's write port and reads to its query port, so they cross processes
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.seed import SEED_ASSET, SEED_GRAPHQL_BY_ID, SEED_GRAPHQL_BY_TYPE, SEED_SEARCH, SEED_UPDATE
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.served import served_registry
 
 
 class Server:
-    def __init__(self, write_port: int, query_port: int) -> None:
-        self.write = f"http://127.0.0.1:{write_port}"
-        self.query = f"http://127.0.0.1:{query_port}"
+    def __init__(self, write: str, query: str) -> None:
+        self.write = write
+        self.query = query
 
     def call(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -47,36 +35,8 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir: Path = tmp_path_factory.mktemp("served")
-    write_port, query_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assets_registry", "serve", "--data-dir", str(data_dir),
-         "--bind", f"127.0.0.1:{write_port}", "--bind", f"127.0.0.1:{query_port}", "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    served = Server(write_port, query_port)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"assets-registry serve exited with {process.returncode}:\n{output}")
-            try:
-                if all(served.call("GET", f"{base}/healthz")[0] == 200 for base in (served.write, served.query)):
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("assets-registry serve did not answer within 30 s")
-            time.sleep(0.1)
-        yield served
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with served_registry(tmp_path_factory.mktemp("served"), 2, 2) as (write, query):
+        yield Server(write, query)
 
 
 JSON = {"Content-Type": "application/json"}
