@@ -10,6 +10,9 @@ import pytest
 from assets_registry.apps.container import Services, build_container
 from assets_registry.apps.settings import load_settings
 
+# Real servers (Redis, SecantusDB, SeaweedFS, Ceph), each started once per session on demand.
+pytest_plugins = ["tests.servers.redis", "tests.servers.secantusdb", "tests.servers.seaweedfs", "tests.servers.ceph"]
+
 
 @pytest.fixture
 def embedded_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:

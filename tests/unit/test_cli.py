@@ -66,7 +66,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
     infos = json.loads(capsys.readouterr().out)
     assert isinstance(infos, list)
     by_name = {info["name"]: info for info in infos}
-    assert set(by_name) == {"filesystem", "sqlite"}
+    assert {"filesystem", "sqlite", "mongodb", "s3", "ceph", "redis"} == set(by_name)
     assert by_name["sqlite"] == {
         "name": "sqlite",
         "version": "0.1.0",

@@ -1,0 +1,1 @@
+"""A real ceph server for integration tests (being written)."""

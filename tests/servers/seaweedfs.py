@@ -1,0 +1,1 @@
+"""A real seaweedfs server for integration tests (being written)."""

@@ -1,0 +1,1 @@
+"""A real secantusdb server for integration tests (being written)."""
