@@ -31,12 +31,39 @@ def _answers(url: str) -> bool:
         return False
 
 
+def registry_env(settings: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without the caller's ``ASSETS_*`` settings, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_") or k.startswith("ASSETS_TEST_")}
+    return env | (settings or {})
+
+
 @contextmanager
-def served_registry(data_dir: Path, ports: int = 1, workers: int = 1, *extra: str) -> Iterator[list[str]]:
+def registry_process(args: list[str], settings: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python -m assets_registry ARGS`` (a worker, say); kill it at the end if still running."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assets_registry", *args],
+        env=registry_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def served_registry(
+    data_dir: Path, ports: int = 1, workers: int = 1, *extra: str, settings: dict[str, str] | None = None
+) -> Iterator[list[str]]:
     """Run ``python -m assets_registry serve`` on ``ports`` free ports; yield their base URLs."""
     numbers = [free_port() for _ in range(ports)]
     binds = [arg for n in numbers for arg in ("--bind", f"127.0.0.1:{n}")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_")}
+    env = registry_env(settings)
     process = subprocess.Popen(
         [sys.executable, "-m", "assets_registry", "serve", "--data-dir", str(data_dir), *binds,
          "--workers", str(workers), *extra],

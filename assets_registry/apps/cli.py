@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 2)")
     serve.add_argument("--threads", type=int, help="threads per process (default 8)")
 
+    worker = commands.add_parser("worker", help="run upload jobs taken from the job tracker (scale out)")
+    _common(worker)
+    worker.add_argument("--threads", type=int, help="job threads in this process (default: job_threads, 2)")
+
     plugins = commands.add_parser("plugins", help="list loaded plugins, their versions and what they provide")
     _common(plugins)
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -74,6 +78,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     for name in ("bind", "routes", "workers", "threads"):
         flags[name] = getattr(args, name, None)
+    if args.command == "worker":  # a worker's threads run jobs, not requests
+        flags["job_threads"], flags["threads"] = flags["threads"], None
     return load_settings(args.config, **flags)
 
 
@@ -88,6 +94,22 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
         print(f"{info.name} {info.version} ({info.module})")
         for item in info.provides or ["(no hooks)"]:
             print(f"    {item}")
+
+
+def _run_worker(settings: Settings) -> None:
+    import logging
+
+    from assets_registry.apps.container import build_container
+    from assets_registry.apps.server import check_setup
+    from assets_registry.apps.workers import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    check_setup(settings)
+    services = build_container(settings).services()
+    try:
+        run_worker(services.bundles, max(settings.job_threads, 1))
+    finally:
+        services.close()
 
 
 def _show_config(settings: Settings) -> None:
@@ -112,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             from assets_registry.apps.server import serve
 
             serve(settings)
+        elif args.command == "worker":
+            _run_worker(settings)
         elif args.command == "plugins":
             _show_plugins(settings, args.json)
         elif args.command == "config":

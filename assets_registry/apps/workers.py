@@ -1,4 +1,4 @@
-"""Threads that run upload jobs inside a server process (the embedded setup).
+"""Threads that run upload jobs: inside each server process, or in ``assets-registry worker``.
 
 Each thread claims a job from the job tracker, runs it, and looks again; when there is
 nothing to do it sleeps ``poll_seconds`` or until ``wake()`` (called when this process
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
+from types import FrameType
 
 from assets_registry.core.bundles import Bundles
 
@@ -55,3 +57,23 @@ class BundleWorkers:
             if job is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+
+
+def run_worker(bundles: Bundles, threads: int, poll_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:
+    """``assets-registry worker``: run job threads until SIGTERM or SIGINT, then stop gracefully.
+
+    Jobs still running after ``grace_seconds`` are left to their leases: another worker
+    re-runs them once the lease runs out, so stopping never loses a job.
+    """
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("worker %s: stopping on signal %d", os.getpid(), signum)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    workers = BundleWorkers(bundles, threads, poll_seconds).start()
+    log.info("worker %s: %d job threads started", os.getpid(), threads)
+    stop.wait()
+    workers.stop(grace_seconds)

@@ -1,0 +1,99 @@
+"""Separate ``assets-registry worker`` processes take upload jobs, and survive each other's death.
+
+The scenario runs on every job-tracker setup the session can reach: the embedded default
+(SQLite job tracker shared by processes on one host) and, with real servers, MongoDB + S3 +
+Redis. A worker is killed with SIGKILL in the middle of a job; another must take the job over
+once its lease runs out and bring it to ``success``, with the asset's files whole.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+
+from tests.served import registry_process, served_registry
+
+MiB = 1 << 20
+LEASE_SECONDS = 2.0
+
+
+def bundle(asset_id: str, sizes: dict[str, int]) -> tuple[bytes, dict[str, bytes]]:
+    rng = random.Random(asset_id)
+    files = {name: rng.randbytes(size) for name, size in sizes.items()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("asset.json", json.dumps({
+            "asset_id": asset_id, "asset_uri": f"models://example.com/{asset_id}", "asset_version": "v1",
+            "asset_profile_id": "p", "asset_file_ids": [],
+        }))  # fmt: skip
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue(), files
+
+
+def upload(url: str, data: bytes) -> str:
+    response = httpx.post(f"{url}/zip/upload", files={"file": ("b.zip", data, "application/zip")}, timeout=120)
+    assert response.status_code == 202, response.text
+    return str(response.json()["upload_id"])
+
+
+def wait_for(url: str, upload_id: str, done: set[str] | None = None, seconds: float = 120) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{url}/zip/status/{upload_id}", timeout=30).json()
+        if status["status"] in (done or set()) or str(status["status"]).startswith(("success", "failed")):
+            return dict(status)
+        time.sleep(0.05)
+    raise AssertionError(f"upload {upload_id} still not done after {seconds} s")
+
+
+def check_download(url: str, asset_id: str, files: dict[str, bytes]) -> None:
+    response = httpx.get(f"{url}/zip/download/{asset_id}", timeout=120)
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert {name: archive.read(name) for name in files} == files
+
+
+def run_kill_scenario(data_dir: Path, settings: dict[str, str]) -> None:
+    """Two workers; the one holding a big job is SIGKILLed mid-stream; the other finishes it."""
+    settings = settings | {"ASSETS_JOB_THREADS": "0", "ASSETS_LEASE_SECONDS": str(LEASE_SECONDS)}
+    common = ["--data-dir", str(data_dir)]
+    with served_registry(data_dir, settings=settings) as (url,), \
+         registry_process(["worker", *common, "--threads", "1"], settings) as first:  # fmt: skip
+        small, small_files = bundle("warm-up", {"a.bin": 1000})
+        assert wait_for(url, upload(url, small))["status"] == "success"
+        check_download(url, "warm-up", small_files)
+
+        data, files = bundle("big-one", {"weights.bin": 192 * MiB, "config.json": 2000})
+        upload_id = upload(url, data)
+        deadline = time.monotonic() + 60
+        while True:
+            status = httpx.get(f"{url}/zip/status/{upload_id}", timeout=30).json()
+            progress = status.get("progress") or {}
+            if status["status"] == "processing" and progress.get("bytes_done"):
+                break
+            assert time.monotonic() < deadline, f"the job never started: {status}"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = time.monotonic()
+        assert httpx.get(f"{url}/zip/status/{upload_id}", timeout=30).json()["status"] == "processing"
+
+        with registry_process(["worker", *common, "--threads", "1"], settings):
+            final = wait_for(url, upload_id, seconds=LEASE_SECONDS + 60)
+            took = time.monotonic() - killed_at
+        assert final["status"] == "success", final
+        assert final["asset_id"] == "big-one"
+        check_download(url, "big-one", files)
+        assert took < LEASE_SECONDS + 45, f"the job took {took:.1f} s to be taken over and finished"
+
+
+def test_a_killed_worker_s_job_is_taken_over_on_the_embedded_default(tmp_path: Path) -> None:
+    run_kill_scenario(tmp_path / "var", {})
