@@ -11,6 +11,11 @@ one number), then measures:
   output file. Per-object costs (an fsync per blob) are thus in both figures;
 - the server's peak RSS (``VmHWM`` of its processes).
 
+With ``--metadata-url``/``--blobs-url``/``--jobs-url`` the server runs on those backends
+(MongoDB, S3, Redis...). When the blobs are on S3, the reference is raw boto3: the same
+member files uploaded with ``upload_file`` and the stored blobs fetched with
+``download_fileobj`` (s3transfer, multi-threaded), to and from the same S3 server.
+
 Run from the repository root (the embedded default needs no server):
 
     .venv/bin/python bench/bundle_transfer.py                 # 2 GiB bundle + 10,000 x 1 KiB bundle
@@ -48,8 +53,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
+from assets_registry.adapters.s3.config import S3Config, parse_s3_url
+from assets_registry.adapters.s3.store import make_client
+from assets_registry.plugins.types import BackendURL
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -130,9 +139,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, backends: dict[str, str]) -> None:
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_")} | backends
         self.process = subprocess.Popen(
             [sys.executable, "-m", "assets_registry", "serve", "--data-dir", str(data_dir),
              "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4"],
@@ -227,29 +236,69 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def reference_put(work: Path, sources: Path, files: list[Path]) -> float:
-    """Seconds to put every member's source file into a fresh blob store."""
-    store = FilesystemBlobStore(work / "reference")
-    started = time.perf_counter()
-    for file in files:
-        store.put(str(file.relative_to(sources)), file_chunks(file))
-    seconds = time.perf_counter() - started
-    shutil.rmtree(work / "reference")
-    return seconds
+class Reference:
+    """The physical reference: the same bytes straight through the blob store, in this process."""
 
+    def __init__(self, blobs_url: str | None) -> None:
+        self.s3: tuple[Any, S3Config] | None = None
+        if blobs_url and blobs_url.startswith("s3:"):
+            config = parse_s3_url(BackendURL(blobs_url), dict(os.environ))
+            self.s3 = (make_client(config), config)
 
-def reference_read(work: Path, data_dir: Path) -> float:
-    """Seconds to read every blob the server stored into one output file."""
-    served = FilesystemBlobStore(data_dir / "blobs")
-    keys = [str(p.relative_to(served.root)) for p in sorted((served.root / "assets").rglob("*")) if p.is_file()]
-    started = time.perf_counter()
-    with open(work / "reference-read.bin", "wb") as out:
-        for key in keys:
-            for chunk in served.read(key):
-                out.write(chunk)
-    seconds = time.perf_counter() - started
-    (work / "reference-read.bin").unlink()
-    return seconds
+    def put(self, work: Path, sources: Path, files: list[Path]) -> float:
+        """Seconds to put every member's source file (filesystem store, or raw boto3 on S3)."""
+        started = time.perf_counter()
+        if self.s3:
+            client, config = self.s3
+            for file in files:
+                client.upload_file(
+                    str(file), config.bucket, config.object_key(f"reference/{file.relative_to(sources)}")
+                )
+        else:
+            store = FilesystemBlobStore(work / "reference")
+            for file in files:
+                store.put(str(file.relative_to(sources)), file_chunks(file))
+        seconds = time.perf_counter() - started
+        self.clear(work, "reference/")
+        return seconds
+
+    def read(self, work: Path, data_dir: Path) -> float:
+        """Seconds to read every blob the server stored into one output file."""
+        target = work / "reference-read.bin"
+        if self.s3:
+            client, config = self.s3
+            keys = self._s3_keys(config.object_key("assets/"))
+            started = time.perf_counter()
+            with open(target, "wb") as out:
+                for key in keys:
+                    client.download_fileobj(config.bucket, key, out)
+        else:
+            served = FilesystemBlobStore(data_dir / "blobs")
+            names = [
+                str(p.relative_to(served.root)) for p in sorted((served.root / "assets").rglob("*")) if p.is_file()
+            ]
+            started = time.perf_counter()
+            with open(target, "wb") as out:
+                for name in names:
+                    for chunk in served.read(name):
+                        out.write(chunk)
+        seconds = time.perf_counter() - started
+        target.unlink()
+        return seconds
+
+    def _s3_keys(self, prefix: str) -> list[str]:
+        assert self.s3 is not None
+        client, config = self.s3
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=config.bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    def clear(self, work: Path, prefix: str) -> None:
+        if self.s3:
+            client, config = self.s3
+            for key in self._s3_keys(config.object_key(prefix)):
+                client.delete_object(Bucket=config.bucket, Key=key)
+        elif (work / prefix.rstrip("/")).exists():
+            shutil.rmtree(work / prefix.rstrip("/"))
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -259,7 +308,7 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def run(name: str, members: list[tuple[str, int]], work: Path, repeat: int) -> Result:
+def run(name: str, members: list[tuple[str, int]], work: Path, repeat: int, backends: dict[str, str]) -> Result:
     """``repeat`` runs; each pairs a transfer with its reference, in alternating order (ABBA)."""
     case = work / name
     case.mkdir()
@@ -268,21 +317,24 @@ def run(name: str, members: list[tuple[str, int]], work: Path, repeat: int) -> R
     bundle = case / "bundle.zip"
     size = build_bundle(bundle, name, sources, files)
     target = case / "download.zip"
+    reference = Reference(backends.get("ASSETS_BLOBS_URL"))
     runs: list[tuple[float, float, float, float, int]] = []
     for n in range(repeat):
         data_dir = case / f"var-{n}"
-        server = Server(data_dir)
+        server = Server(data_dir, backends)
         order = (0, 1) if n % 2 == 0 else (1, 0)
         try:
-            uploads = [partial(upload, server, bundle), partial(reference_put, case, sources, files)]
+            uploads = [partial(upload, server, bundle), partial(reference.put, case, sources, files)]
             up = {i: timed(uploads[i]) for i in order}
-            downloads = [partial(download, server, name, target), partial(reference_read, case, data_dir)]
+            downloads = [partial(download, server, name, target), partial(reference.read, case, data_dir)]
             down = {i: timed(downloads[i]) for i in order}
             peak = server.peak_rss()
+            server.request("DELETE", f"/assets/{name}")  # the next run registers it again
         finally:
             server.stop()
         target.unlink()
-        shutil.rmtree(data_dir)
+        reference.clear(case, "assets/")
+        shutil.rmtree(data_dir, ignore_errors=True)
         runs.append((up[0], down[0], up[1], down[1], peak))
     shutil.rmtree(case)
     medians = [statistics.median(column) for column in zip(*runs, strict=True)]
@@ -301,6 +353,8 @@ def main() -> None:
     parser.add_argument("--many", type=int, default=10_000, help="members of 1 KiB in the many-files bundle (0: skip)")
     parser.add_argument("--warm-gib", type=float, default=8.0, help="memory to touch once before measuring")
     parser.add_argument("--repeat", type=int, default=4, help="runs per bundle; figures are medians")
+    for port in ("metadata", "blobs", "jobs"):
+        parser.add_argument(f"--{port}-url", help=f"the server's {port} backend (default: the embedded one)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where to build bundles (default: a temp dir)")
     args = parser.parse_args()  # fmt: skip
 
@@ -309,6 +363,13 @@ def main() -> None:
         touched = bytearray(int(args.warm_gib * GiB))
         del touched
         print(f"touched {args.warm_gib:g} GiB of memory once in {time.perf_counter() - started:.1f} s")
+    backends = {
+        f"ASSETS_{port.upper()}_URL": url
+        for port in ("metadata", "blobs", "jobs")
+        if (url := getattr(args, f"{port}_url"))
+    }
+    if backends:
+        print("backends: " + ", ".join(str(BackendURL(url)) for url in backends.values()))
     work = Path(tempfile.mkdtemp(prefix="bundle-bench-", dir=args.work_dir))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, work dir on {work}\n")
     print(HEADER, flush=True)
@@ -318,10 +379,10 @@ def main() -> None:
             large = int(total * 0.75)
             small = (total - large) // 1000
             members = [("weights/model.safetensors", large)] + [(f"shards/part-{n:04}.bin", small) for n in range(1000)]
-            print(run(f"big-{gib:g}GiB", members, work, args.repeat).row(), flush=True)
+            print(run(f"big-{gib:g}GiB", members, work, args.repeat, backends).row(), flush=True)
         if args.many:
             members = [(f"files/{n // 100:03}/f{n:05}.txt", 1024) for n in range(args.many)]
-            print(run(f"many-{args.many}x1KiB", members, work, args.repeat).row(), flush=True)
+            print(run(f"many-{args.many}x1KiB", members, work, args.repeat, backends).row(), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

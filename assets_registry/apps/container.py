@@ -49,7 +49,7 @@ def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
     return plugins.validators(dict(settings.validators))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one bundle of live connections: compared (and hashed) by identity
 class Services:
     """What the HTTP app and the workers use; each field a port or a use case."""
 

@@ -56,6 +56,7 @@ class Attempt:
     lease_seconds: float
     asset_id: str | None = None
     plan: BundlePlan | None = None
+    stored_keys: list[str] | None = None
     bytes_done: int = 0
     files_done: int = 0
     _renewed_at: float = field(default_factory=time.monotonic)
@@ -82,7 +83,14 @@ class Attempt:
             yield chunk
 
     def member_keys(self) -> list[str]:
+        if self.stored_keys is not None:
+            return self.stored_keys
         return [file_key(self.job.upload_id, m.path) for m in self.plan.members] if self.plan else []
+
+    def forget_archive(self) -> None:
+        """Keep only the keys the upload wrote: the archive's directory (a ZipInfo per member) can go."""
+        self.stored_keys = self.member_keys()
+        self.plan = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,11 @@ class BundleIngest:
                 return asset_id
             self._validate(_completed(document, plan, placeholder_files(plan)))
             stored = self._store_members(attempt, archive)
+            completed = _completed(document, plan, stored)
+        del stored
+        attempt.forget_archive()
         try:
-            self.registry.create(_completed(document, plan, stored))
+            self.registry.create(completed)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None
         except InvalidAsset as exc:

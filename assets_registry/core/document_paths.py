@@ -8,7 +8,10 @@ MongoDB's rules, as implemented here:
 
 - A path segment applied to an array applies to each element that is an object (one array
   level per segment; arrays directly inside arrays are not entered).
-- A numeric segment (``files.0``) also selects that position of an array.
+- A numeric segment (``files.0``) also selects that position of an array. Where the last
+  segment picks an element that is itself an array, that array is one value, compared whole
+  (MongoDB compares "the element at the index position"): ``{"a.0": 1}`` does not match
+  ``{"a": [[1, 2]]}``, while an array reached through a field name also offers its elements.
 - Where a path leads nowhere the result holds ``MISSING``, which equality with ``null``
   matches, as MongoDB's ``{field: null}`` matches absent fields.
 - Values compare only within a type bracket: numbers with numbers (``1 == 1.0``), strings
@@ -38,6 +41,13 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
+class IndexedArray(list[Any]):
+    """An array that a path's last segment picked by its position in its parent array.
+
+    Conditions compare it as one value and never with its elements, as MongoDB does.
+    """
+
+
 def split_path(path: str) -> tuple[str, ...]:
     return tuple(path.split("."))
 
@@ -57,7 +67,10 @@ def _walk(value: Any, parts: tuple[str, ...], i: int) -> list[Any]:
         found: list[Any] = []
         part = parts[i]
         if _is_position(part) and int(part) < len(value):
-            found += _walk(value[int(part)], parts, i + 1)
+            element = value[int(part)]
+            if i + 1 == len(parts) and isinstance(element, list):
+                element = IndexedArray(element)
+            found += _walk(element, parts, i + 1)
         for element in value:
             if isinstance(element, dict):
                 found += _walk(element, parts, i)
@@ -78,7 +91,7 @@ def string_terms(document: Any, parts: tuple[str, ...]) -> set[str]:
     for value in values_at(document, parts):
         if isinstance(value, str):
             terms.add(value)
-        elif isinstance(value, list):
+        elif isinstance(value, list) and not isinstance(value, IndexedArray):
             terms.update(v for v in value if isinstance(v, str))
     return terms
 

@@ -21,6 +21,7 @@ import re2
 
 from assets_registry.core.document_paths import (
     MISSING,
+    IndexedArray,
     compare,
     equal,
     split_path,
@@ -214,9 +215,18 @@ class _Compiler:
             detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             raise InvalidFilter(path, f"the pattern is not a valid RE2 expression ({detail})") from None
         search = compiled.search
+        # MongoDB's PCRE lets ``$`` match just before a string's final newline; RE2's ``$`` is the
+        # very end. So a string ending in a newline is also tried without it, unless the pattern
+        # says ``\z`` (the very end, in both).
+        final_newline_is_end = "\\z" not in pattern
+
+        def found(v: str) -> bool:
+            if search(v) is not None:
+                return True
+            return final_newline_is_end and v.endswith("\n") and search(v[:-1]) is not None
 
         def test(values: list[Any]) -> bool:
-            return any(isinstance(v, str) and search(v) is not None for v in _spread(values, expand))
+            return any(isinstance(v, str) and found(v) for v in _spread(values, expand))
 
         return test
 
@@ -260,13 +270,16 @@ def _all_of(parts: list[Predicate]) -> Predicate:
 
 
 def _spread(values: list[Any], expand: bool) -> list[Any]:
-    """The values themselves and, where expanding, the elements of arrays among them."""
+    """The values themselves and, where expanding, the elements of arrays among them.
+
+    An array picked by its position (``IndexedArray``) is not expanded: it is one value.
+    """
     if not expand:
         return values
     out: list[Any] = []
     for v in values:
         out.append(v)
-        if isinstance(v, list):
+        if isinstance(v, list) and not isinstance(v, IndexedArray):
             out.extend(v)
     return out
 

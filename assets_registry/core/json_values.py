@@ -1,7 +1,8 @@
 """Parsing JSON from clients into values every metadata backend can store.
 
 JSON allows more than document stores keep: integers beyond 64 bits, nesting thousands of
-levels deep (which also costs stack on every walk). Such values are refused here, at the
+levels deep (which also costs stack on every walk), field names with a NUL character. Such
+values are refused here, at the
 door, with the path of the offending value, so that an asset stored on SQLite could also be
 stored on MongoDB and no later step meets a value it cannot handle. NaN, Infinity and lone
 surrogates are already refused by the parser (msgspec follows RFC 8259).
@@ -48,6 +49,10 @@ def check_storable(value: Any) -> None:
         if isinstance(item, dict):
             if depth >= MAX_DEPTH:
                 _too_deep(path)
+            for key in item:
+                if "\x00" in key:  # MongoDB cannot store it; refuse it on every backend alike
+                    where = f"{path}.{key!r}" if path else repr(key)
+                    raise MalformedJSON(f"The field name {where} contains a NUL character.")
             stack.extend((v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in item.items())
         elif isinstance(item, list):
             if depth >= MAX_DEPTH:

@@ -152,7 +152,11 @@ def asset_from_document(document: Any) -> Asset:
     if errors:
         raise InvalidAsset(errors)
     try:
-        asset = _ADAPTER.validate_json(msgspec.json.encode(filled), strict=True)
+        encoded = msgspec.json.encode(filled)
+    except UnicodeEncodeError:
+        raise InvalidAsset([FieldError("", "a string holds a lone surrogate, which is not valid Unicode")]) from None
+    try:
+        asset = _ADAPTER.validate_json(encoded, strict=True)
     except ValidationError as exc:
         raise InvalidAsset([_field_error(e) for e in exc.errors()]) from None
     errors = identifiers.check_asset(asset)
@@ -162,8 +166,13 @@ def asset_from_document(document: Any) -> Asset:
 
 
 def asset_to_document(asset: Asset) -> dict[str, Any]:
-    """The JSON document of an asset: every field, in the seed's order."""
-    return dataclasses.asdict(asset)
+    """The JSON document of an asset: every field, in the seed's order.
+
+    pydantic-core's serializer, not ``dataclasses.asdict``: the same dicts, an order of
+    magnitude faster for assets with thousands of files (0.015 s against 0.17 s for 10,000).
+    """
+    document: dict[str, Any] = _ADAPTER.dump_python(asset)
+    return document
 
 
 def _fill_back_references(document: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:

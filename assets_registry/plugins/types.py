@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-_SECRET = re.compile(r"password|secret|token|credential", re.IGNORECASE)
+_SECRET = re.compile(r"password|secret|token|credential|^key$", re.IGNORECASE)
 PortName = Literal["metadata", "blobs", "jobs"]
 PORT_NAMES: tuple[PortName, ...] = ("metadata", "blobs", "jobs")
 

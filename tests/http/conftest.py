@@ -8,5 +8,5 @@ from assets_registry.apps.http import create_app
 
 
 @pytest.fixture
-def client(embedded_services: Services) -> testing.TestClient:
-    return testing.TestClient(create_app(embedded_services))
+def client(services: Services) -> testing.TestClient:
+    return testing.TestClient(create_app(services))

@@ -21,6 +21,7 @@ from assets_registry.apps.workers import BundleWorkers
 from assets_registry.core.bundle_export import IncompleteAsset
 from assets_registry.core.errors import BlobNotFound
 from tests.http.test_rest import assert_problem
+from tests.stacks import run_jobs, stored_keys
 
 
 def bundle_bytes(asset_id: str = "zip-1", files: dict[str, bytes] | None = None, **fields: Any) -> bytes:
@@ -63,14 +64,7 @@ def upload(client: testing.TestClient, data: bytes, field: str = "file") -> test
     return client.simulate_post("/zip/upload", body=body, headers=headers)
 
 
-def run_jobs(services: Services) -> None:
-    while services.bundles.run_next("test-worker") is not None:
-        pass
-
-
-def test_upload_answers_202_and_the_job_ends_in_success(
-    client: testing.TestClient, embedded_services: Services
-) -> None:
+def test_upload_answers_202_and_the_job_ends_in_success(client: testing.TestClient, services: Services) -> None:
     result = upload(client, bundle_bytes())
     assert result.status_code == 202
     assert set(result.json) == {"success", "upload_id"}
@@ -79,7 +73,7 @@ def test_upload_answers_202_and_the_job_ends_in_success(
     assert str(uuid.UUID(upload_id)) == upload_id
     assert result.headers["location"] == f"/zip/status/{upload_id}"
     assert client.simulate_get(f"/zip/status/{upload_id}").json == {"upload_id": upload_id, "status": "queued"}
-    run_jobs(embedded_services)
+    run_jobs(services)
     status = client.simulate_get(f"/zip/status/{upload_id}").json
     assert (status["upload_id"], status["status"], status["asset_id"]) == (upload_id, "success", "zip-1")
     assert status["progress"]["files_done"] == status["progress"]["files_total"] == 2
@@ -87,10 +81,10 @@ def test_upload_answers_202_and_the_job_ends_in_success(
     assert sorted(asset["asset_file_ids"]) == ["docs/readme.md", "model.bin"]
 
 
-def test_a_failed_job_reports_the_seeds_failed_status(client: testing.TestClient, embedded_services: Services) -> None:
+def test_a_failed_job_reports_the_seeds_failed_status(client: testing.TestClient, services: Services) -> None:
     data = bundle_bytes(files={}, asset_file_ids=["model.bin"])
     upload_id = upload(client, data).json["upload_id"]
-    run_jobs(embedded_services)
+    run_jobs(services)
     status = client.simulate_get(f"/zip/status/{upload_id}").json
     assert status["status"] == "failed: asset_file_ids[0] model.bin is not in the archive"
     assert_problem(client.simulate_get("/query/by-id/zip-1"), 404, "asset_not_found")
@@ -109,10 +103,10 @@ def test_an_upload_without_the_file_field_is_400(client: testing.TestClient) -> 
     assert "'file'" in assert_problem(upload(client, bundle_bytes(), field="archive"), 400, "missing_file")["detail"]
 
 
-def test_an_empty_upload_is_400_and_stages_nothing(client: testing.TestClient, embedded_services: Services) -> None:
+def test_an_empty_upload_is_400_and_stages_nothing(client: testing.TestClient, services: Services) -> None:
     assert_problem(upload(client, b""), 400, "empty_upload")
-    assert embedded_services.jobs.claim("w", 60) is None
-    assert _files_under(embedded_services, "staging") == []
+    assert services.jobs.claim("w", 60) is None
+    assert stored_keys(services, "staging/") == []
 
 
 def test_a_malformed_multipart_body_is_400(client: testing.TestClient) -> None:
@@ -133,19 +127,17 @@ def test_an_upload_over_the_limit_is_413_and_stages_nothing(small_limits: Servic
     client = testing.TestClient(create_app(small_limits))
     assert_problem(upload(client, b"x" * 60_000), 413, "upload_too_large")
     assert_problem(upload(client, b"x" * 2_000_000), 413, "upload_too_large")  # refused from Content-Length
-    assert _files_under(small_limits, "staging") == []
+    assert stored_keys(small_limits, "staging/") == []
     assert upload(client, bundle_bytes(files={"a": b"small"})).status_code == 202
 
 
 # -- download -------------------------------------------------------------------------------
 
 
-def test_download_streams_the_asset_as_a_zip_with_exact_headers(
-    client: testing.TestClient, embedded_services: Services
-) -> None:
+def test_download_streams_the_asset_as_a_zip_with_exact_headers(client: testing.TestClient, services: Services) -> None:
     files = {"model.bin": bytes(range(256)) * 4000, "docs/readme.md": b"# hello\n", "empty.txt": b""}
     upload(client, bundle_bytes(files=files))
-    run_jobs(embedded_services)
+    run_jobs(services)
     head = client.simulate_head("/zip/download/zip-1")
     result = client.simulate_get("/zip/download/zip-1")
     assert result.status_code == head.status_code == 200
@@ -166,33 +158,31 @@ def test_download_of_an_unknown_asset_is_404(client: testing.TestClient) -> None
     assert client.simulate_head("/zip/download/nope").status_code == 404
 
 
-def test_an_asset_whose_blob_is_gone_is_409_before_any_byte(
-    client: testing.TestClient, embedded_services: Services
-) -> None:
+def test_an_asset_whose_blob_is_gone_is_409_before_any_byte(client: testing.TestClient, services: Services) -> None:
     upload(client, bundle_bytes())
-    run_jobs(embedded_services)
+    run_jobs(services)
     asset = client.simulate_get("/query/by-id/zip-1").json
-    key = embedded_services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
+    key = services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
     assert key is not None
-    embedded_services.blobs.delete(key)
+    services.blobs.delete(key)
     body = assert_problem(client.simulate_get("/zip/download/zip-1"), 409, "incomplete_asset")
     assert "missing from the blob store" in body["detail"]
 
 
 def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
-    client: testing.TestClient, embedded_services: Services
+    client: testing.TestClient, services: Services
 ) -> None:
     upload(client, bundle_bytes(files={"a.bin": os.urandom(3_000_000), "b.bin": os.urandom(3_000_000)}))
-    run_jobs(embedded_services)
-    download = embedded_services.bundles.export("zip-1")
+    run_jobs(services)
+    download = services.bundles.export("zip-1")
     asset = client.simulate_get("/query/by-id/zip-1").json
     received = bytearray()
 
     def delete_every_blob() -> None:
         for entry in asset["files"]:
-            key = embedded_services.blobs.key_for_url(entry["asset_file_url"])
+            key = services.blobs.key_for_url(entry["asset_file_url"])
             assert key is not None
-            embedded_services.blobs.delete(key)
+            services.blobs.delete(key)
 
     with pytest.raises(BlobNotFound):
         consume(download.chunks(), received, after_first=delete_every_blob)
@@ -200,24 +190,24 @@ def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
 
 
 def test_a_blob_changed_behind_the_registrys_back_breaks_the_stream(
-    client: testing.TestClient, embedded_services: Services
+    client: testing.TestClient, services: Services
 ) -> None:
     upload(client, bundle_bytes(files={"a.bin": b"a" * 100_000}))
-    run_jobs(embedded_services)
+    run_jobs(services)
     asset = client.simulate_get("/query/by-id/zip-1").json
-    key = embedded_services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
+    key = services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
     assert key is not None
-    embedded_services.blobs.put(key, [b"b" * 100_000])  # same size, other bytes: only the CRC can tell
-    download = embedded_services.bundles.export("zip-1")
+    services.blobs.put(key, [b"b" * 100_000])  # same size, other bytes: only the CRC can tell
+    download = services.bundles.export("zip-1")
     received = bytearray()
     with pytest.raises(IncompleteAsset, match="CRC-32"):
         consume(download.chunks(), received)
     assert len(received) < download.size
 
 
-def test_zip_routes_follow_the_read_and_write_split(embedded_services: Services) -> None:
-    reader = testing.TestClient(create_app(embedded_services, "read"))
-    writer = testing.TestClient(create_app(embedded_services, "write"))
+def test_zip_routes_follow_the_read_and_write_split(services: Services) -> None:
+    reader = testing.TestClient(create_app(services, "read"))
+    writer = testing.TestClient(create_app(services, "write"))
     assert_problem(upload(reader, bundle_bytes()), 405, "write_routes_not_served")
     upload_id = upload(writer, bundle_bytes()).json["upload_id"]
     assert reader.simulate_get(f"/zip/status/{upload_id}").status_code == 200
@@ -225,10 +215,10 @@ def test_zip_routes_follow_the_read_and_write_split(embedded_services: Services)
     assert_problem(writer.simulate_get("/zip/download/zip-1"), 405, "read_routes_not_served")
 
 
-def test_worker_threads_pick_up_uploads_as_they_are_queued(embedded_services: Services) -> None:
-    workers = BundleWorkers(embedded_services.bundles, threads=2, poll_seconds=30).start()
+def test_worker_threads_pick_up_uploads_as_they_are_queued(services: Services) -> None:
+    workers = BundleWorkers(services.bundles, threads=2, poll_seconds=30).start()
     try:
-        client = testing.TestClient(create_app(embedded_services, on_queued=workers.wake))
+        client = testing.TestClient(create_app(services, on_queued=workers.wake))
         ids = [upload(client, bundle_bytes(f"zip-{n}")).json["upload_id"] for n in range(4)]
         import time
 
@@ -248,8 +238,3 @@ def consume(chunks: Iterator[bytes], into: bytearray, after_first: Callable[[], 
         into += chunk
         if n == 0:
             after_first()
-
-
-def _files_under(services: Services, folder: str) -> list[Path]:
-    root = Path(services.blobs.root) / folder  # type: ignore[attr-defined]
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []

@@ -21,13 +21,14 @@ from assets_registry.apps.cli import main
 from assets_registry.apps.client import CommandError, _wait_for, multipart_body, multipart_parts, upload
 from tests.seed import SEED_ASSET
 from tests.served import free_port, served_registry
+from tests.stacks import STACKS, stack_settings
 
 MiB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_registry(tmp_path_factory.mktemp("served")) as (url,):
+@pytest.fixture(scope="module", params=STACKS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served_registry(tmp_path_factory.mktemp("served"), settings=stack_settings(request)) as (url,):
         yield url
 
 

@@ -112,7 +112,7 @@ def test_a_body_over_the_limit_is_413(client: testing.TestClient) -> None:
     assert_problem(post_asset(client, big), 413, "body_too_large")
 
 
-def test_a_body_of_unknown_length_over_the_limit_is_413(embedded_services: Services) -> None:
+def test_a_body_of_unknown_length_over_the_limit_is_413(services: Services) -> None:
     """A chunked upload has no Content-Length: the limit is enforced while reading."""
     big = json.dumps({**SEED_ASSET, "asset_brief_description": "x" * 70_000}).encode()
     environ = testing.create_environ("/assets", method="POST", body=big, headers=JSON)
@@ -120,7 +120,7 @@ def test_a_body_of_unknown_length_over_the_limit_is_413(embedded_services: Servi
     environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     environ["wsgi.input_terminated"] = True  # as gunicorn sets it for chunked requests
     result = testing.StartResponseMock()
-    body = b"".join(create_app(embedded_services)(environ, result))
+    body = b"".join(create_app(services)(environ, result))
     assert (result.status or "").startswith("413")
     assert json.loads(body)["code"] == "body_too_large"
 
@@ -291,9 +291,9 @@ def test_health_and_readiness(client: testing.TestClient) -> None:
     assert ready.json == {"status": "ready", "backends": {"metadata": "ok", "blobs": "ok", "jobs": "ok"}}
 
 
-def test_a_read_only_replica_serves_reads_and_refuses_writes(embedded_services: Services) -> None:
-    writer = testing.TestClient(create_app(embedded_services, "write"))
-    reader = testing.TestClient(create_app(embedded_services, "read"))
+def test_a_read_only_replica_serves_reads_and_refuses_writes(services: Services) -> None:
+    writer = testing.TestClient(create_app(services, "write"))
+    reader = testing.TestClient(create_app(services, "read"))
     assert writer.simulate_post("/assets", json=SEED_ASSET).status_code == 201
     assert reader.simulate_get("/query/by-id/asset-001").status_code == 200
     assert_problem(reader.simulate_post("/assets", json=SEED_ASSET), 405, "write_routes_not_served")

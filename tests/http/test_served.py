@@ -16,6 +16,7 @@ import pytest
 
 from tests.seed import SEED_ASSET, SEED_GRAPHQL_BY_ID, SEED_GRAPHQL_BY_TYPE, SEED_SEARCH, SEED_UPDATE
 from tests.served import served_registry
+from tests.stacks import STACKS, stack_settings
 
 
 class Server:
@@ -33,9 +34,9 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with served_registry(tmp_path_factory.mktemp("served"), 2, 2) as (write, query):
+@pytest.fixture(scope="module", params=STACKS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with served_registry(tmp_path_factory.mktemp("served"), 2, 2, settings=stack_settings(request)) as (write, query):
         yield Server(write, query)
 
 

@@ -13,12 +13,16 @@ import json
 import random
 import signal
 import time
+import uuid
 import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.served import registry_process, served_registry
+from tests.servers.redis import RedisDatabase
+from tests.servers.seaweedfs import S3Server
 
 MiB = 1 << 20
 LEASE_SECONDS = 2.0
@@ -97,3 +101,18 @@ def run_kill_scenario(data_dir: Path, settings: dict[str, str]) -> None:
 
 def test_a_killed_worker_s_job_is_taken_over_on_the_embedded_default(tmp_path: Path) -> None:
     run_kill_scenario(tmp_path / "var", {})
+
+
+@pytest.mark.real_servers
+def test_a_killed_worker_s_job_is_taken_over_on_mongodb_s3_redis(
+    tmp_path: Path, mongodb_url: str, s3_server: S3Server, redis_db: RedisDatabase
+) -> None:
+    """Its own database, bucket and Redis database: no other worker may take these jobs."""
+    run_kill_scenario(
+        tmp_path / "var",
+        {
+            "ASSETS_METADATA_URL": f"{mongodb_url}/kill_{uuid.uuid4().hex[:8]}",
+            "ASSETS_BLOBS_URL": s3_server.blobs_url(create_bucket="true"),
+            "ASSETS_JOBS_URL": redis_db.url,
+        },
+    )

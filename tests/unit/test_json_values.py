@@ -146,3 +146,8 @@ def test_check_storable_checks_values_built_in_python() -> None:
         deep = [deep]
     with pytest.raises(MalformedJSON, match="nests deeper than 64 levels"):
         check_storable(deep)
+
+
+def test_field_names_with_a_nul_character_are_refused() -> None:
+    with pytest.raises(MalformedJSON, match="NUL"):
+        parse_json(b'{"asset_metadata": {"a\\u0000b": 1}}')

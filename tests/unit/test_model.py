@@ -730,3 +730,8 @@ def test_a_hint_that_ends_in_a_question_gets_no_extra_full_stop() -> None:
     with pytest.raises(InvalidAsset) as caught:
         asset_from_document(asset_document("x") | {"asset_versoin": "v1"})
     assert caught.value.message.endswith("did you mean 'asset_version'?")
+
+
+def test_a_lone_surrogate_is_an_invalid_asset_not_a_crash() -> None:
+    with pytest.raises(InvalidAsset, match="surrogate"):
+        asset_from_document(asset_document("x") | {"asset_brief_description": "\ud800"})

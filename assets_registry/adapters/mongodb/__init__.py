@@ -1,10 +1,51 @@
-"""The ``mongodb`` plugin (being written: offers no adapter yet)."""
+"""The ``mongodb`` plugin: asset documents in a MongoDB collection (``mongodb://``, ``mongodb+srv://``).
+
+This module imports without pymongo, so ``assets-registry plugins`` can list the adapter
+(and the registry can run on SQLite) when the ``mongodb`` extra is not installed; pymongo is
+imported when a store is built, and its absence is then a configuration error that says
+what to install.
+"""
 
 from __future__ import annotations
 
-from assets_registry.plugins import AdapterSpec, hookimpl
+from typing import TYPE_CHECKING
+
+from assets_registry.adapters.mongodb.uri import OPTIONS
+from assets_registry.core.errors import ConfigurationError
+from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
+
+if TYPE_CHECKING:
+    from assets_registry.adapters.mongodb.store import MongoMetadataStore
+
+SUMMARIES = {
+    "mongodb": "Asset documents in a MongoDB collection "
+    "(mongodb://user:pass@db1,db2/database?replicaSet=rs0; any MongoDB connection string).",
+    "mongodb+srv": "Asset documents in a MongoDB collection, servers found through DNS "
+    "(mongodb+srv://user:pass@cluster.example.net/database).",
+}
+
+
+def make_metadata_store(context: AdapterContext) -> MongoMetadataStore:
+    try:
+        from assets_registry.adapters.mongodb.store import MongoMetadataStore
+    except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in ("pymongo", "bson"):
+            raise
+        raise ConfigurationError(
+            f"The {context.url.scheme}:// metadata store needs pymongo: pip install 'assets-registry[mongodb]'."
+        ) from None
+    return MongoMetadataStore(context.url.raw)
 
 
 @hookimpl
 def assets_registry_adapters() -> list[AdapterSpec]:
-    return []
+    return [
+        AdapterSpec(
+            port="metadata",
+            scheme=scheme,
+            factory=make_metadata_store,
+            summary=summary,
+            options=OPTIONS,
+        )
+        for scheme, summary in SUMMARIES.items()
+    ]
