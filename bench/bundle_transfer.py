@@ -80,9 +80,14 @@ class Result:
         up, down = mib / self.upload_s, mib / self.download_s
         ref_up, ref_down = mib / self.reference_put_s, mib / self.reference_read_s
         return (
-            f"| {self.name} | {mib:,.0f} MiB | {up:,.0f} MiB/s | {ref_up:,.0f} MiB/s | {up / ref_up:.2f}x "
-            f"| {down:,.0f} MiB/s | {ref_down:,.0f} MiB/s | {down / ref_down:.2f}x | {self.peak_rss / MiB:,.0f} MiB |"
+            f"| {self.name} | {mib:,.0f} MiB | {rate(up)} | {rate(ref_up)} | {up / ref_up:.2f}x "
+            f"| {rate(down)} | {rate(ref_down)} | {down / ref_down:.2f}x | {self.peak_rss / MiB:,.0f} MiB |"
         )
+
+
+def rate(mib_per_s: float) -> str:
+    """MiB/s with enough digits to tell small rates apart."""
+    return f"{mib_per_s:,.0f} MiB/s" if mib_per_s >= 10 else f"{mib_per_s:.2f} MiB/s"
 
 
 HEADER = (

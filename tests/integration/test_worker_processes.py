@@ -116,3 +116,29 @@ def test_a_killed_worker_s_job_is_taken_over_on_mongodb_s3_redis(
             "ASSETS_JOBS_URL": redis_db.url,
         },
     )
+
+
+@pytest.mark.real_servers
+def test_two_api_servers_and_two_workers_share_one_stack(
+    tmp_path: Path, mongodb_url: str, s3_server: S3Server, redis_db: RedisDatabase
+) -> None:
+    """Upload through one API server, follow and download through another; workers elsewhere."""
+    settings = {
+        "ASSETS_METADATA_URL": f"{mongodb_url}/shared_{uuid.uuid4().hex[:8]}",
+        "ASSETS_BLOBS_URL": s3_server.blobs_url(create_bucket="true"),
+        "ASSETS_JOBS_URL": redis_db.url,
+        "ASSETS_JOB_THREADS": "0",
+    }
+    worker = ["worker", "--data-dir", str(tmp_path / "w"), "--threads", "1"]
+    with served_registry(tmp_path / "a", settings=settings) as (first,), \
+         served_registry(tmp_path / "b", settings=settings) as (second,), \
+         registry_process(worker, settings), registry_process(worker, settings):  # fmt: skip
+        uploads = {}
+        for n in range(4):
+            data, files = bundle(f"shared-{n}", {"weights.bin": 2 * MiB, "notes.txt": 100})
+            uploads[upload(first if n % 2 else second, data)] = (f"shared-{n}", files)
+        for upload_id, (asset_id, files) in uploads.items():
+            status = wait_for(second, upload_id)
+            assert (status["status"], status["asset_id"]) == ("success", asset_id)
+            check_download(first, asset_id, files)
+            check_download(second, asset_id, files)
