@@ -87,7 +87,13 @@ class Container(containers.DeclarativeContainer):
         JobSettings, lease_seconds=settings.provided.lease_seconds, max_attempts=settings.provided.max_attempts
     )
     bundles = providers.Singleton(
-        Bundles, registry=registry, blobs=blobs, jobs=jobs, limits=bundle_limits, job_settings=job_settings
+        Bundles,
+        registry=registry,
+        blobs=blobs,
+        jobs=jobs,
+        limits=bundle_limits,
+        job_settings=job_settings,
+        early_unpack=settings.provided.early_unpack,
     )
     services = providers.Singleton(
         Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles

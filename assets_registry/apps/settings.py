@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_members: int = Field(100_000, ge=1, description="most files in a bundle")
     max_ratio: float = Field(200.0, gt=1, description="largest expansion ratio of a member or a bundle (zip bombs)")
     max_asset_json_bytes: int = Field(4 << 20, ge=1024, description="largest asset.json in a bundle")
+    early_unpack: bool = Field(
+        True, description="store a bundle's members while its upload streams in (the job then checks them)"
+    )
     job_threads: int = Field(2, ge=0, le=64, description="upload-job threads per server process (0: none)")
     lease_seconds: float = Field(60.0, gt=0, description="a job's lease; a dead worker's job is retaken after it")
     max_attempts: int = Field(3, ge=1, description="claims of an upload job before it is failed")

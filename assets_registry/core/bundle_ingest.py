@@ -4,8 +4,10 @@ The attempt reads the archive through the blob store (``BlobFile``), checks it
 (``bundle_rules``), validates ``asset.json`` completed with placeholder file entries (so a
 typo fails before gigabytes are copied), streams each member into the blob store while it
 is hashed, then registers the asset through ``Registry.create`` like ``POST /assets``.
+Members that ``bundle_early_unpack`` already stored while the upload streamed in are taken
+as they are when the stream matched the central directory, not copied again.
 
-Blob keys are ``assets/<upload_id>/<path>``: unique to the upload, so two uploads racing for
+Blob keys are ``assets/<upload_id>/<member name>``: unique to the upload, so two uploads racing for
 one ``asset_id`` never touch each other's blobs, and cleaning up after a failure can delete
 every key of the upload without harming anything else. The keys are also deterministic,
 so a re-run after a crash overwrites what the crashed attempt wrote, and recognises an
@@ -23,8 +25,23 @@ from datetime import datetime
 from typing import IO, Any
 
 from assets_registry.core.blob_file import BlobFile
-from assets_registry.core.bundle_rules import ASSET_JSON, BundleLimits, BundlePlan, BundleRejected, plan_bundle
-from assets_registry.core.errors import AssetExists, AssetNotFound, InvalidAsset, InvalidInput, MalformedJSON
+from assets_registry.core.bundle_early_unpack import EarlyManifest, EarlyMember, file_key, manifest_key
+from assets_registry.core.bundle_rules import (
+    ASSET_JSON,
+    BundleLimits,
+    BundleMember,
+    BundlePlan,
+    BundleRejected,
+    plan_bundle,
+)
+from assets_registry.core.errors import (
+    AssetExists,
+    AssetNotFound,
+    BlobNotFound,
+    InvalidAsset,
+    InvalidInput,
+    MalformedJSON,
+)
 from assets_registry.core.identifiers import id_problem
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.model import asset_to_document
@@ -36,10 +53,6 @@ DAMAGED = (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedErro
 """What ``zipfile`` raises on damaged data (zlib, bz2 and lzma errors are OSError or ValueError)."""
 
 _MIME = mimetypes.MimeTypes(filenames=())  # the built-in table only: the same answer on every host
-
-
-def file_key(upload_id: str, path: str) -> str:
-    return f"assets/{upload_id}/{path}"
 
 
 class LeaseLost(Exception):
@@ -56,6 +69,7 @@ class Attempt:
     lease_seconds: float
     asset_id: str | None = None
     plan: BundlePlan | None = None
+    early: EarlyManifest | None = None
     stored_keys: list[str] | None = None
     bytes_done: int = 0
     files_done: int = 0
@@ -83,9 +97,12 @@ class Attempt:
             yield chunk
 
     def member_keys(self) -> list[str]:
+        """Every blob this upload may have written: the members', and those stored early."""
         if self.stored_keys is not None:
             return self.stored_keys
-        return [file_key(self.job.upload_id, m.path) for m in self.plan.members] if self.plan else []
+        keys = [member_key(self.job.upload_id, m) for m in self.plan.members] if self.plan else []
+        known = set(keys)
+        return keys + [k for k in (self.early.keys() if self.early else []) if k not in known]
 
     def forget_archive(self) -> None:
         """Keep only the keys the upload wrote: the archive's directory (a ZipInfo per member) can go."""
@@ -101,6 +118,7 @@ class BundleIngest:
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
+        attempt.early = self.read_early(attempt.job.staged_key)
         with self.open_archive(attempt.job.staged_key) as (archive, size):
             plan = attempt.plan = plan_bundle(archive, size, self.limits)
             document = self.read_asset_json(archive, plan)
@@ -110,9 +128,11 @@ class BundleIngest:
             if self.registered_by(attempt, document):
                 return asset_id
             self._validate(_completed(document, plan, placeholder_files(plan)))
-            stored = self._store_members(attempt, archive)
+            stored = self._store_members(attempt, archive, _usable(attempt.early, archive))
             completed = _completed(document, plan, stored)
         del stored
+        taken = {member_key(attempt.job.upload_id, m) for m in plan.members}
+        self._delete([k for k in (attempt.early.keys() if attempt.early else []) if k not in taken])
         attempt.forget_archive()
         try:
             self.registry.create(completed)
@@ -124,6 +144,19 @@ class BundleIngest:
 
     def open_archive(self, key: str) -> _OpenArchive:
         return _OpenArchive(self.blobs, key)
+
+    def read_early(self, staged_key: str) -> EarlyManifest | None:
+        """The members stored while the archive was uploaded, if any were."""
+        try:
+            return EarlyManifest.from_json(b"".join(self.blobs.read(manifest_key(staged_key))))
+        except BlobNotFound:
+            return None
+        except (ValueError, KeyError, TypeError):  # torn by a crash: the job copies every member
+            return None
+
+    def _delete(self, keys: list[str]) -> None:
+        for key in keys:
+            self.blobs.delete(key)
 
     def read_asset_json(self, archive: zipfile.ZipFile, plan: BundlePlan) -> Document:
         try:
@@ -161,7 +194,7 @@ class BundleIngest:
         plan = attempt.plan
         assert plan is not None
         if plan.members:
-            ours = {file_key(attempt.job.upload_id, m.path) for m in plan.members}
+            ours = {member_key(attempt.job.upload_id, m) for m in plan.members}
             keys = {self.blobs.key_for_url(f.get("asset_file_url", "")) for f in existing.get("files", [])}
             if keys == ours:
                 return True
@@ -179,11 +212,20 @@ class BundleIngest:
         except InvalidAsset as exc:
             raise BundleRejected(f"asset.json is invalid: {exc.errors[0] if exc.errors else exc.message}") from None
 
-    def _store_members(self, attempt: Attempt, archive: zipfile.ZipFile) -> dict[str, tuple[BlobInfo, int, str]]:
+    def _store_members(
+        self, attempt: Attempt, archive: zipfile.ZipFile, early: dict[str, EarlyMember]
+    ) -> dict[str, tuple[BlobInfo, int, str]]:
         assert attempt.plan is not None
         stored: dict[str, tuple[BlobInfo, int, str]] = {}
         for member in attempt.plan.members:
-            key = file_key(attempt.job.upload_id, member.path)
+            key = member_key(attempt.job.upload_id, member)
+            head_start = early.get(member.info.orig_filename)
+            if head_start and head_start.size == member.size and head_start.crc32 == member.info.CRC:
+                stored[member.path] = (head_start.blob(), member.info.CRC, _modified(member.info))
+                attempt.bytes_done += member.size
+                attempt.files_done += 1
+                attempt.heartbeat()
+                continue
             try:
                 with archive.open(member.info) as source:
                     info = self.blobs.put(key, attempt.chunks(source))
@@ -195,6 +237,25 @@ class BundleIngest:
             attempt.files_done += 1
         attempt.heartbeat(force=True)
         return stored
+
+
+def member_key(upload_id: str, member: BundleMember) -> str:
+    return file_key(upload_id, member.info.orig_filename)
+
+
+def _usable(early: EarlyManifest | None, archive: zipfile.ZipFile) -> dict[str, EarlyMember]:
+    """Members stored early, by name, if the stream held exactly the central directory's entries.
+
+    Local headers can say other things than the central directory (a trick to show two
+    different archives to two different readers); the job follows the directory, so an early
+    member is taken only if the stream listed the directory's entries in the directory's order.
+    """
+    if early is None:
+        return {}
+    in_order = [i.orig_filename for i in sorted(archive.infolist(), key=lambda i: i.header_offset)]
+    if in_order != early.names:
+        return {}
+    return {m.name: m for m in early.members}
 
 
 class _OpenArchive:

@@ -87,11 +87,11 @@ def plan_bundle(archive: zipfile.ZipFile, archive_bytes: int, limits: BundleLimi
     total = 0
     for info in infos:
         name = info.orig_filename
-        _check_name(name)
+        check_member_name(name)
         if name in seen:
             raise BundleRejected(f"member {name} appears twice in the archive")
         seen.add(name)
-        if _is_junk(name) or info.is_dir():
+        if is_junk(name) or info.is_dir():
             continue
         _check_entry(info, limits)
         total += info.file_size
@@ -122,7 +122,8 @@ def plan_bundle(archive: zipfile.ZipFile, archive_bytes: int, limits: BundleLimi
     return BundlePlan(asset_json, members)
 
 
-def _check_name(name: str) -> None:
+def check_member_name(name: str) -> None:
+    """Raise ``BundleRejected`` if no member may bear this name, wherever it lies."""
     if "\x00" in name:
         raise BundleRejected(f"member {name!r} has a NUL character in its name")
     if has_control(name):
@@ -134,7 +135,7 @@ def _check_name(name: str) -> None:
         raise BundleRejected(f"member {name} escapes the archive")
 
 
-def _is_junk(name: str) -> bool:
+def is_junk(name: str) -> bool:
     return name.startswith(_MACOS_JUNK_FOLDER) or name.rsplit("/", 1)[-1] == _MACOS_JUNK_FILE
 
 

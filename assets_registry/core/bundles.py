@@ -18,8 +18,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from assets_registry.core.bundle_early_unpack import EarlyUnpack, file_key, manifest_key
 from assets_registry.core.bundle_export import BundleDownload, export_bundle
-from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost, file_key
+from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost
 from assets_registry.core.bundle_rules import BundleLimits, BundleRejected, plan_bundle
 from assets_registry.core.errors import BackendUnavailable, InvalidInput
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, UploadJob, failed
@@ -54,12 +55,14 @@ class Bundles:
         jobs: JobTracker,
         limits: BundleLimits | None = None,
         job_settings: JobSettings | None = None,
+        early_unpack: bool = True,
     ) -> None:
         self.registry = registry
         self.blobs = blobs
         self.jobs = jobs
         self.limits = limits or BundleLimits()
         self.job_settings = job_settings or JobSettings()
+        self.early_unpack = early_unpack
         self.ingest = BundleIngest(registry, blobs, self.limits)
 
     # -- the upload side ----------------------------------------------------------------
@@ -68,14 +71,25 @@ class Bundles:
         """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise."""
         upload_id = str(uuid.uuid4())
         key = f"{STAGING_PREFIX}{upload_id}.zip"
-        # Staged archives are working data: deleted once the job ends, never served. Skipping
-        # fsync and hashing for them writes each byte to disk once, not twice; if the host
-        # loses power before the job runs, the job fails as unreadable and is uploaded again.
-        info = self.blobs.put(key, self._bounded(chunks), transient=True)
-        if info.size == 0:
-            self.blobs.delete(key)
-            raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
-        return self.jobs.submit(upload_id, key)
+        early = EarlyUnpack(self.blobs, upload_id, self.limits) if self.early_unpack else None
+        source = self._bounded(chunks)
+        try:
+            # Staged archives are working data: deleted once the job ends, never served.
+            # Skipping fsync and hashing for them writes each byte to disk once, not twice; if
+            # the host loses power before the job runs, the job fails as unreadable.
+            info = self.blobs.put(key, early.tee(source) if early else source, transient=True)
+            if info.size == 0:
+                self.blobs.delete(key)
+                raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
+            manifest = early.finish() if early else None
+            if manifest is not None:
+                self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
+            return self.jobs.submit(upload_id, key)
+        except BaseException:
+            if early:
+                early.abandon()
+            self._delete([key, manifest_key(key)])
+            raise
 
     def _bounded(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         total = 0
@@ -120,13 +134,14 @@ class Bundles:
             log.exception("upload %s failed unexpectedly", job.upload_id)
             status, asset_id = failed("the server failed while processing the upload; it has been logged"), None
             self._delete(attempt.member_keys())
-        self._delete([job.staged_key])
+        self._delete([job.staged_key, manifest_key(job.staged_key)])
         if not self.jobs.finish(job.upload_id, worker, status, asset_id):
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
 
     def _give_up(self, attempt: Attempt) -> str:
         """The job's workers kept dying: keep an asset an attempt registered, else clean up."""
         job = attempt.job
+        attempt.early = self.ingest.read_early(job.staged_key)
         try:
             with self.ingest.open_archive(job.staged_key) as (archive, size):
                 attempt.plan = plan_bundle(archive, size, self.limits)

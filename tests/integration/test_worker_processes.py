@@ -67,7 +67,13 @@ def check_download(url: str, asset_id: str, files: dict[str, bytes]) -> None:
 
 def run_kill_scenario(data_dir: Path, settings: dict[str, str]) -> None:
     """Two workers; the one holding a big job is SIGKILLed mid-stream; the other finishes it."""
-    settings = settings | {"ASSETS_JOB_THREADS": "0", "ASSETS_LEASE_SECONDS": str(LEASE_SECONDS)}
+    # Without early unpacking the worker copies every member out of the staged archive, so the
+    # job lasts long enough to be killed in the middle of it.
+    settings = settings | {
+        "ASSETS_JOB_THREADS": "0",
+        "ASSETS_LEASE_SECONDS": str(LEASE_SECONDS),
+        "ASSETS_EARLY_UNPACK": "false",
+    }
     common = ["--data-dir", str(data_dir)]
     with served_registry(data_dir, settings=settings) as (url,), \
          registry_process(["worker", *common, "--threads", "1"], settings) as first:  # fmt: skip

@@ -30,7 +30,8 @@ import pytest
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
-from assets_registry.core.bundle_ingest import Attempt, file_key
+from assets_registry.core.bundle_early_unpack import file_key
+from assets_registry.core.bundle_ingest import Attempt
 from assets_registry.core.bundle_rules import BundleLimits
 from assets_registry.core.bundles import Bundles, JobSettings
 from assets_registry.core.filters import compile_filter
@@ -266,8 +267,12 @@ def blob_bytes(env: Env, url: str) -> bytes:
     return b"".join(env.blobs.read(key))
 
 
-def assert_registered(env: Env, job: UploadJob, members: dict[str, bytes]) -> Document:
-    """The job succeeded and registered exactly these files, each one stored intact."""
+def assert_registered(env: Env, job: UploadJob, members: dict[str, bytes], folder: str = "") -> Document:
+    """The job succeeded and registered exactly these files, each one stored intact.
+
+    Blobs are named after the members as the archive spells them: ``folder`` is the
+    wrapper folder the file ids leave out.
+    """
     assert job.status == SUCCESS, job.status
     assert job.asset_id is not None
     document = env.registry.get(job.asset_id).document
@@ -282,9 +287,9 @@ def assert_registered(env: Env, job: UploadJob, members: dict[str, bytes]) -> Do
         assert metadata["sha256"] == hashlib.sha256(data).hexdigest()
         assert metadata["crc32"] == zlib.crc32(data)
         assert isinstance(datetime.fromisoformat(metadata["modified"]), datetime)
-        assert env.blobs.key_for_url(entry["asset_file_url"]) == file_key(job.upload_id, path)
+        assert env.blobs.key_for_url(entry["asset_file_url"]) == file_key(job.upload_id, folder + path)
         assert blob_bytes(env, entry["asset_file_url"]) == data
-    assert stored_files(env.blob_root) == {file_key(job.upload_id, path) for path in members}
+    assert stored_files(env.blob_root) == {file_key(job.upload_id, folder + path) for path in members}
     assert_partial_empty(env)
     return document
 
@@ -703,7 +708,7 @@ def test_two_uploads_racing_for_one_asset_id(env: Env, tmp_path: Path) -> None:
 def test_single_wrapper_folder(env: Env) -> None:
     bundle = build_zip([("bundle/asset.json", asset_json()), ("bundle/model.bin", b"weights")])
     job = run(env.bundles, bundle)
-    document = assert_registered(env, job, {"model.bin": b"weights"})
+    document = assert_registered(env, job, {"model.bin": b"weights"}, folder="bundle/")
     assert document["asset_file_ids"] == ["model.bin"]
 
 
@@ -724,7 +729,7 @@ def test_finder_style_archive_skips_macos_junk_and_folders(env: Env) -> None:
         ]
     )
     job = run(env.bundles, bundle)
-    assert_registered(env, job, {"model.bin": b"weights", "docs/readme.md": b"# read me"})
+    assert_registered(env, job, {"model.bin": b"weights", "docs/readme.md": b"# read me"}, folder="bundle/")
 
 
 def test_folder_entries_are_skipped_and_empty_members_stored(env: Env) -> None:
@@ -897,7 +902,11 @@ LEASE = 0.2
 
 
 def die_mid_stream(env: Env, max_attempts: int = 3) -> UploadJob:
-    """Stage the crash bundle and let a worker die while writing its second member."""
+    """Stage the crash bundle and let a worker die while writing its second member.
+
+    Staged without early unpacking, so that the job copies every member itself.
+    """
+    env.bundles.early_unpack = False
     job = env.bundles.stage([crash_bundle()])
     dying = env.make_bundles(
         job_settings=JobSettings(lease_seconds=LEASE, max_attempts=max_attempts),
@@ -914,6 +923,7 @@ def die_mid_stream(env: Env, max_attempts: int = 3) -> UploadJob:
 
 
 def test_rerun_after_a_claim_was_abandoned(env: Env, tmp_path: Path) -> None:
+    env.bundles.early_unpack = False  # the job copies every member, over what the dead worker wrote
     job = env.bundles.stage([crash_bundle()])
     claimed = env.jobs.claim("dying", 0.05)
     assert claimed is not None
