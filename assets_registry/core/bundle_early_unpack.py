@@ -18,14 +18,14 @@ costs it at most ``1 MiB + 16 x`` the compressed bytes read).
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+import msgspec
 from stream_unzip import NO_ENCRYPTION, stream_unzip
 
 from assets_registry.core.bundle_rules import ASSET_JSON, BundleLimits, BundleRejected, check_member_name, is_junk
@@ -50,7 +50,7 @@ def manifest_key(staged_key: str) -> str:
     return staged_key.removesuffix(".zip") + ".early.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EarlyMember:
     name: str
     """The member's name as the archive spells it."""
@@ -64,7 +64,7 @@ class EarlyMember:
         return BlobInfo(key=self.key, url=self.url, size=self.size, sha256=self.sha256)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EarlyManifest:
     """What the stream held (every entry's name, in order) and which members were stored."""
 
@@ -72,12 +72,15 @@ class EarlyManifest:
     members: list[EarlyMember]
 
     def to_json(self) -> bytes:
-        return json.dumps({"names": self.names, "members": [asdict(m) for m in self.members]}).encode()
+        return msgspec.json.encode(self)
 
     @classmethod
     def from_json(cls, data: bytes) -> EarlyManifest:
-        parsed = json.loads(data)
-        return cls(list(parsed["names"]), [EarlyMember(**m) for m in parsed["members"]])
+        """Raise ``ValueError`` if ``data`` is not a whole manifest (a crash can tear it)."""
+        try:
+            return msgspec.json.decode(data, type=cls)
+        except msgspec.DecodeError as exc:
+            raise ValueError(str(exc)) from None
 
     def keys(self) -> list[str]:
         return [m.key for m in self.members]
