@@ -7,6 +7,8 @@ then by every configured validator, before the store sees it. The ZIP ingest use
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +21,9 @@ from assets_registry.core.model import Asset, asset_from_document, asset_to_docu
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import MetadataStore, Page, StoredAsset, Validator
 
-_UPDATE_RETRIES = 8
+_UPDATE_RETRIES = 40
+_UPDATE_BACKOFF_SECONDS = 0.002
+_UPDATE_BACKOFF_MAX_SECONDS = 0.05
 
 
 class Registry:
@@ -62,7 +66,9 @@ class Registry:
                     )
                 ]
             )
-        for _ in range(_UPDATE_RETRIES):
+        for attempt in range(_UPDATE_RETRIES):
+            if attempt:
+                _back_off(attempt)
             current = self.store.get(asset_id)
             if expected_revision is not None and current.revision != expected_revision:
                 raise RevisionMismatch(asset_id)
@@ -122,3 +128,13 @@ def _same_json(a: Any, b: Any) -> bool:
     another order) equal, and an update making such a change would be dropped as a no-op.
     """
     return msgspec.json.encode(a) == msgspec.json.encode(b)
+
+
+def _back_off(attempt: int) -> None:
+    """Wait a random, growing while before retrying a lost race.
+
+    Writers that retry at once collide again and again (seen: three processes updating one
+    asset ran out of eight immediate retries); a jittered wait spreads them out.
+    """
+    ceiling = min(_UPDATE_BACKOFF_MAX_SECONDS, _UPDATE_BACKOFF_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))

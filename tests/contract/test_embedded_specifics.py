@@ -75,6 +75,8 @@ def _update_field(path: str, field: str, rounds: int) -> None:
 
 def test_processes_updating_different_fields_lose_no_update(tmp_path: Path) -> None:
     path = str(tmp_path / "registry.db")
+    # The parent's store stays open across the fork on purpose: children that closed (or let the
+    # garbage collector close) the inherited connection lost their own locks, and updates.
     Registry(SqliteMetadataStore(Path(path))).create(asset_document("asset-001"))
     fields = ["asset_brief_description", "asset_workflow_id", "asset_container_uri"]
     workers = [FORK.Process(target=_update_field, args=(path, f, 30)) for f in fields]

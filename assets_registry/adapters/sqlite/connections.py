@@ -1,10 +1,17 @@
 """SQLite connections that are safe with many threads and several processes.
 
 One connection per thread (sqlite3 connections must not be shared across threads), made
-again after a fork (a connection must never cross ``fork()``), in WAL mode so readers never
+again after a fork, in WAL mode so readers never
 block the writer, with a busy timeout so that concurrent writers from other processes wait
 for the lock instead of failing. Writes use ``BEGIN IMMEDIATE`` so two writers never both
 hold a read lock and deadlock on the upgrade.
+
+A connection must never cross ``fork()``, and neither may it be *closed* in the child:
+SQLite locks with POSIX advisory locks, and closing any descriptor of a file drops every
+lock the process holds on it. A child that closed (or let the garbage collector close) a
+connection inherited from its parent would silently drop the locks of its own connections,
+and two processes would write at once (seen: lost updates between forked workers). So a
+forked child keeps every inherited connection open, untouched, for its whole life.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ from pathlib import Path
 
 from assets_registry.core.errors import BackendUnavailable
 
+_LIVE: weakref.WeakSet[Connections] = weakref.WeakSet()
+_INHERITED: list[sqlite3.Connection] = []
+"""Connections a forked child inherited: kept referenced, so that they are never closed."""
+
 
 class Connections:
     """Per-thread connections to one SQLite database file."""
@@ -30,14 +41,13 @@ class Connections:
         self._local = threading.local()
         self._all: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._lock = threading.Lock()
-        self._pid = os.getpid()
         path.parent.mkdir(parents=True, exist_ok=True)
+        _LIVE.add(self)
 
     def get(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():
-            conn = self._open()
-            self._local.conn, self._local.pid = conn, os.getpid()
+        if conn is None:
+            conn = self._local.conn = self._open()
         return conn
 
     def _open(self) -> sqlite3.Connection:
@@ -49,9 +59,6 @@ class Connections:
         except sqlite3.Error as exc:
             raise self.unavailable(exc) from exc
         with self._lock:
-            if self._pid != os.getpid():
-                # Inherited across fork(): the parent still owns them; never touch them here.
-                self._all, self._pid = [], os.getpid()
             self._prune()
             self._all.append((weakref.ref(threading.current_thread()), conn))
         return conn
@@ -110,9 +117,24 @@ class Connections:
         except sqlite3.Error as exc:
             raise self.unavailable(exc) from exc
 
+    def _leave_to_parent(self) -> None:
+        """In a forked child: set the parent's connections aside for good, start afresh."""
+        _INHERITED.extend(conn for _ref, conn in self._all)
+        self._all = []
+        self._local = threading.local()
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+
     def close(self) -> None:
         with self._lock:
             for _ref, conn in self._all:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_LIVE):
+        connections._leave_to_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
