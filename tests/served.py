@@ -7,12 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -38,22 +40,35 @@ def registry_env(settings: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextmanager
+def _process(args: list[str], settings: dict[str, str] | None) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+    """``python -m assets_registry ARGS``, its output in a file (a pipe nobody reads fills up and
+    blocks the server at its next log line); the output is printed if the test fails meanwhile."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "assets_registry", *args], env=registry_env(settings), stdout=log, stderr=log
+        )
+        try:
+            yield process, log
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write(f"--- output of assets-registry {' '.join(args)}:\n")
+            sys.stderr.write(log.read()[-20000:].decode(errors="replace"))
+            raise
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@contextmanager
 def registry_process(args: list[str], settings: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``python -m assets_registry ARGS`` (a worker, say); kill it at the end if still running."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assets_registry", *args],
-        env=registry_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    """Run ``python -m assets_registry ARGS`` (a worker, say); stop it at the end if still running."""
+    with _process(args, settings) as (process, _log):
         yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @contextmanager
@@ -63,27 +78,15 @@ def served_registry(
     """Run ``python -m assets_registry serve`` on ``ports`` free ports; yield their base URLs."""
     numbers = [free_port() for _ in range(ports)]
     binds = [arg for n in numbers for arg in ("--bind", f"127.0.0.1:{n}")]
-    env = registry_env(settings)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assets_registry", "serve", "--data-dir", str(data_dir), *binds,
-         "--workers", str(workers), *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    urls = [f"http://127.0.0.1:{n}" for n in numbers]
-    try:
+    args = ["serve", "--data-dir", str(data_dir), *binds, "--workers", str(workers), *extra]
+    with _process(args, settings) as (process, log):
+        urls = [f"http://127.0.0.1:{n}" for n in numbers]
         deadline = time.monotonic() + 30
         while not all(_answers(url) for url in urls):
             if process.poll() is not None:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"assets-registry serve exited with {process.returncode}:\n{output}")
+                log.seek(0)
+                pytest.fail(f"assets-registry serve exited with {process.returncode}:\n{log.read().decode()}")
             if time.monotonic() > deadline:
                 pytest.fail("assets-registry serve did not answer within 30 s")
             time.sleep(0.1)
         yield urls
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

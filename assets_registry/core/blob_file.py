@@ -5,25 +5,62 @@ A ZIP archive is read from its end (the central directory) and then member by me
 reads: one stream is kept open while reads are sequential (members follow one another), and
 a new one is opened from the new offset only when ``zipfile`` jumps. Memory stays at one
 chunk whatever the archive's size, on any blob store (files here, S3 or Ceph elsewhere).
+
+A staged archive may have ``Hole``s: ranges left out of its blob because another blob holds
+the same bytes (a stored member that was unpacked while the upload streamed in). The view
+reads those ranges from where the holes point, so readers see the archive as uploaded.
 """
 
 from __future__ import annotations
 
+import bisect
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from assets_registry.core.ports import BlobStore
 
 
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """``length`` bytes of the archive from ``offset`` are those of blob ``key`` from ``blob_offset``."""
+
+    offset: int
+    length: int
+    key: str
+    blob_offset: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    @property
+    def blob_end(self) -> int:
+        return self.blob_offset + self.length
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """A range of the archive and where its bytes are: ``key`` from ``key_offset``."""
+
+    start: int
+    end: int
+    key: str
+    key_offset: int
+
+
 class BlobFile(io.RawIOBase):
-    def __init__(self, blobs: BlobStore, key: str, size: int | None = None) -> None:
+    def __init__(self, blobs: BlobStore, key: str, size: int | None = None, holes: Sequence[Hole] = ()) -> None:
         super().__init__()
         self.blobs = blobs
         self.key = key
-        self.size = blobs.stat(key).size if size is None else size
+        stored = blobs.stat(key).size if size is None else size
+        self.size = stored + sum(h.length for h in holes)
+        self._pieces = _pieces(key, stored, holes)
+        self._starts = [p.start for p in self._pieces]
         self._pos = 0
         self._stream: Iterator[bytes] | None = None
-        self._stream_pos = 0  # offset of the first byte of ``_pending``
+        self._stream_at: tuple[str, int] | None = None  # the blob and offset of the first byte of ``_pending``
         self._pending = memoryview(b"")
 
     def readable(self) -> bool:
@@ -44,31 +81,40 @@ class BlobFile(io.RawIOBase):
         return position
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        want = min(len(buffer), max(self.size - self._pos, 0))
-        if want == 0:
-            return 0
-        if self._stream is None or self._stream_pos != self._pos:
-            self._open_at(self._pos)
         view = memoryview(buffer).cast("B")
+        want = min(len(view), max(self.size - self._pos, 0))
         done = 0
         while done < want:
+            piece = self._pieces[bisect.bisect_right(self._starts, self._pos) - 1]
+            got = self._read_piece(piece, view[done : done + min(want - done, piece.end - self._pos)])
+            if not got:
+                break
+            done += got
+            self._pos += got
+        return done
+
+    def _read_piece(self, piece: _Piece, view: memoryview) -> int:
+        at = (piece.key, piece.key_offset + self._pos - piece.start)
+        if self._stream is None or self._stream_at != at:
+            self._open_at(*at)
+        done = 0
+        while done < len(view):
             if not self._pending:
                 chunk = next(self._stream, b"") if self._stream is not None else b""
                 if not chunk:
                     break
                 self._pending = memoryview(chunk)
-            take = min(want - done, len(self._pending))
+            take = min(len(view) - done, len(self._pending))
             view[done : done + take] = self._pending[:take]
             self._pending = self._pending[take:]
             done += take
-        self._pos += done
-        self._stream_pos = self._pos
+        self._stream_at = (at[0], at[1] + done)
         return done
 
-    def _open_at(self, offset: int) -> None:
+    def _open_at(self, key: str, offset: int) -> None:
         self._close_stream()
-        self._stream = iter(self.blobs.read(self.key, offset))
-        self._stream_pos = offset
+        self._stream = iter(self.blobs.read(key, offset))
+        self._stream_at = (key, offset)
         self._pending = memoryview(b"")
 
     def _close_stream(self) -> None:
@@ -80,3 +126,22 @@ class BlobFile(io.RawIOBase):
     def close(self) -> None:
         self._close_stream()
         super().close()
+
+
+def _pieces(key: str, stored: int, holes: Sequence[Hole]) -> list[_Piece]:
+    """The archive as ranges: of the staged blob between the holes, and of the holes' blobs."""
+    pieces: list[_Piece] = []
+    position = kept = 0
+    for hole in sorted(holes, key=lambda h: h.offset):
+        if hole.offset < position or hole.length <= 0:
+            raise ValueError(f"the holes of {key} overlap or are empty")
+        if hole.offset > position:
+            pieces.append(_Piece(position, hole.offset, key, kept))
+            kept += hole.offset - position
+        pieces.append(_Piece(hole.offset, hole.end, hole.key, hole.blob_offset))
+        position = hole.end
+    if stored < kept:
+        raise ValueError(f"the holes of {key} lie past its end")
+    if stored > kept or not pieces:
+        pieces.append(_Piece(position, position + stored - kept, key, kept))
+    return pieces

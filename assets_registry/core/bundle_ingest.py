@@ -19,12 +19,12 @@ from __future__ import annotations
 import mimetypes
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from assets_registry.core.blob_file import BlobFile
+from assets_registry.core.blob_file import BlobFile, Hole
 from assets_registry.core.bundle_early_unpack import EarlyManifest, EarlyMember, file_key, manifest_key
 from assets_registry.core.bundle_rules import (
     ASSET_JSON,
@@ -118,8 +118,8 @@ class BundleIngest:
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
-        attempt.early = self.read_early(attempt.job.staged_key)
-        with self.open_archive(attempt.job.staged_key) as (archive, size):
+        early = attempt.early = self.read_early(attempt.job.staged_key)
+        with self.open_archive(attempt.job.staged_key, early) as (archive, size):
             plan = attempt.plan = plan_bundle(archive, size, self.limits)
             document = self.read_asset_json(archive, plan)
             asset_id = str(document["asset_id"])
@@ -128,7 +128,7 @@ class BundleIngest:
             if self.registered_by(attempt, document):
                 return asset_id
             self._validate(_completed(document, plan, placeholder_files(plan)))
-            stored = self._store_members(attempt, archive, _usable(attempt.early, archive))
+            stored = self._store_members(attempt, archive, _usable(early, archive, plan))
             completed = _completed(document, plan, stored)
         del stored
         taken = {member_key(attempt.job.upload_id, m) for m in plan.members}
@@ -142,8 +142,11 @@ class BundleIngest:
             raise BundleRejected(f"asset.json is invalid: {exc.errors[0] if exc.errors else exc.message}") from None
         return asset_id
 
-    def open_archive(self, key: str) -> _OpenArchive:
-        return _OpenArchive(self.blobs, key)
+    def open_archive(self, key: str, early: EarlyManifest | None) -> _OpenArchive:
+        """The staged archive, its holes filled from the blobs of members stored early."""
+        if early is not None and (reason := early.unreadable()):
+            raise BundleRejected(reason)
+        return _OpenArchive(self.blobs, key, early.holes if early else ())
 
     def read_early(self, staged_key: str) -> EarlyManifest | None:
         """The members stored while the archive was uploaded, if any were."""
@@ -220,7 +223,7 @@ class BundleIngest:
         for member in attempt.plan.members:
             key = member_key(attempt.job.upload_id, member)
             head_start = early.get(member.info.orig_filename)
-            if head_start and head_start.size == member.size and head_start.crc32 == member.info.CRC:
+            if head_start is not None:
                 stored[member.path] = (head_start.blob(), member.info.CRC, _modified(member.info))
                 attempt.bytes_done += member.size
                 attempt.files_done += 1
@@ -243,26 +246,43 @@ def member_key(upload_id: str, member: BundleMember) -> str:
     return file_key(upload_id, member.info.orig_filename)
 
 
-def _usable(early: EarlyManifest | None, archive: zipfile.ZipFile) -> dict[str, EarlyMember]:
-    """Members stored early, by name, if the stream held exactly the central directory's entries.
+def _usable(early: EarlyManifest | None, archive: zipfile.ZipFile, plan: BundlePlan) -> dict[str, EarlyMember]:
+    """Members stored early, by name, if the stream held the central directory's entries.
 
     Local headers can say other things than the central directory (a trick to show two
     different archives to two different readers); the job follows the directory, so an early
-    member is taken only if the stream listed the directory's entries in the directory's order.
+    member is taken only if the stream listed the directory's entries in the directory's order
+    (up to where early unpacking stopped), with the directory's size and CRC-32.
+
+    A member whose bytes were left out of the staged copy (a hole) and that is not taken
+    would have to be copied out of its own blob into that same blob: such an archive, whose
+    local entries disagree with its directory, is refused instead.
     """
     if early is None:
         return {}
     in_order = [i.orig_filename for i in sorted(archive.infolist(), key=lambda i: i.header_offset)]
-    if in_order != early.names:
-        return {}
-    return {m.name: m for m in early.members}
+    listed = in_order[: len(early.names)] == early.names
+    wanted = {m.info.orig_filename: m for m in plan.members}
+    usable = {
+        m.name: m
+        for m in early.members
+        if listed and (member := wanted.get(m.name)) is not None and (m.size, m.crc32) == (member.size, member.info.CRC)
+    }
+    names = {m.key: m.name for m in early.members}
+    for key in {h.key for h in early.holes}:
+        if names.get(key) not in usable:
+            raise BundleRejected(
+                f"member {names.get(key, key)}: the archive's local entries disagree with its central directory "
+                "(it is damaged, or made to show different files to different tools); create it again"
+            )
+    return usable
 
 
 class _OpenArchive:
     """``with`` the staged archive opened through the blob store: ``(ZipFile, size)``."""
 
-    def __init__(self, blobs: BlobStore, key: str) -> None:
-        self.raw = BlobFile(blobs, key)
+    def __init__(self, blobs: BlobStore, key: str, holes: Sequence[Hole]) -> None:
+        self.raw = BlobFile(blobs, key, holes=holes)
         self.archive: zipfile.ZipFile | None = None
 
     def __enter__(self) -> tuple[zipfile.ZipFile, int]:

@@ -6,9 +6,11 @@ queues a job; any worker that can reach the same blob store and job tracker can 
 
 A job ends ``success`` or ``failed: <reason>``, where the reason is a sentence the uploader
 can act on. After a failure, every blob the upload wrote is deleted; after any ending the
-staged archive is deleted. A worker that dies mid-job leaves it to the next claim, which
-re-runs it from the start to the same end state; after ``max_attempts`` claims the job is
-failed and cleaned up instead of being tried forever.
+staged archive is deleted (unless the worker dies in the instant between recording the
+ending and deleting it: a stray archive is the lesser harm than a finished job re-run). A
+worker that dies mid-job leaves it to the next claim, which re-runs it from the start to
+the same end state; after ``max_attempts`` claims the job is failed and cleaned up instead
+of being tried forever.
 """
 
 from __future__ import annotations
@@ -72,16 +74,15 @@ class Bundles:
         upload_id = str(uuid.uuid4())
         key = f"{STAGING_PREFIX}{upload_id}.zip"
         early = EarlyUnpack(self.blobs, upload_id, self.limits) if self.early_unpack else None
-        source = self._bounded(chunks)
+        received = _Received(chunks, self.limits.max_upload_bytes)
         try:
             # Staged archives are working data: deleted once the job ends, never served.
             # Skipping fsync and hashing for them writes each byte to disk once, not twice; if
             # the host loses power before the job runs, the job fails as unreadable.
-            info = self.blobs.put(key, early.tee(source) if early else source, transient=True)
-            if info.size == 0:
-                self.blobs.delete(key)
-                raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
+            self.blobs.put(key, early.stage(received) if early else received, transient=True)
             manifest = early.finish() if early else None
+            if received.size == 0:
+                raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
             if manifest is not None:
                 self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
             return self.jobs.submit(upload_id, key)
@@ -90,16 +91,6 @@ class Bundles:
                 early.abandon()
             self._delete([key, manifest_key(key)])
             raise
-
-    def _bounded(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        total = 0
-        for chunk in chunks:
-            total += len(chunk)
-            if total > self.limits.max_upload_bytes:
-                raise UploadTooLarge(
-                    f"The upload is larger than {self.limits.max_upload_bytes} bytes, the most this server accepts."
-                )
-            yield chunk
 
     def status(self, upload_id: str) -> UploadJob:
         return self.jobs.get(upload_id)
@@ -134,8 +125,12 @@ class Bundles:
             log.exception("upload %s failed unexpectedly", job.upload_id)
             status, asset_id = failed("the server failed while processing the upload; it has been logged"), None
             self._delete(attempt.member_keys())
-        self._delete([job.staged_key, manifest_key(job.staged_key)])
-        if not self.jobs.finish(job.upload_id, worker, status, asset_id):
+        # The ending is recorded before the staged archive goes: a worker dying in between
+        # leaves a finished job and a stray archive, never a job re-run without its archive.
+        # A worker that lost the job leaves the archive to the one that holds it now.
+        if self.jobs.finish(job.upload_id, worker, status, asset_id):
+            self._delete([job.staged_key, manifest_key(job.staged_key)])
+        else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
 
     def _give_up(self, attempt: Attempt) -> str:
@@ -143,7 +138,7 @@ class Bundles:
         job = attempt.job
         attempt.early = self.ingest.read_early(job.staged_key)
         try:
-            with self.ingest.open_archive(job.staged_key) as (archive, size):
+            with self.ingest.open_archive(job.staged_key, attempt.early) as (archive, size):
                 attempt.plan = plan_bundle(archive, size, self.limits)
                 document = self.ingest.read_asset_json(archive, attempt.plan)
                 attempt.asset_id = document["asset_id"]
@@ -168,6 +163,22 @@ class Bundles:
 
     def export(self, asset_id: str) -> BundleDownload:
         return export_bundle(self.registry.get(asset_id), self.blobs)
+
+
+class _Received:
+    """The uploaded bytes, counted, and refused past the size limit."""
+
+    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
+        self.chunks = chunks
+        self.limit = limit
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise UploadTooLarge(f"The upload is larger than {self.limit} bytes, the most this server accepts.")
+            yield chunk
 
 
 __all__ = ["Bundles", "EmptyUpload", "JobSettings", "UploadTooLarge", "file_key"]

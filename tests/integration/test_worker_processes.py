@@ -81,16 +81,17 @@ def run_kill_scenario(data_dir: Path, settings: dict[str, str]) -> None:
         assert wait_for(url, upload(url, small))["status"] == "success"
         check_download(url, "warm-up", small_files)
 
-        data, files = bundle("big-one", {"weights.bin": 192 * MiB, "config.json": 2000})
+        # a fsync per file makes the job last seconds on any disk
+        shards = {f"shards/{n:04}.bin": 4096 for n in range(1500)}
+        data, files = bundle("big-one", {"weights.bin": 64 * MiB, "config.json": 2000, **shards})
         upload_id = upload(url, data)
         deadline = time.monotonic() + 60
         while True:
             status = httpx.get(f"{url}/zip/status/{upload_id}", timeout=30).json()
-            progress = status.get("progress") or {}
-            if status["status"] == "processing" and progress.get("bytes_done"):
+            if status["status"] == "processing":
                 break
-            assert time.monotonic() < deadline, f"the job never started: {status}"
-            time.sleep(0.01)
+            assert status["status"] == "queued" and time.monotonic() < deadline, f"the job never started: {status}"
+            time.sleep(0.005)
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed_at = time.monotonic()

@@ -188,3 +188,89 @@ def test_a_failed_job_deletes_members_stored_early_under_names_the_directory_lac
     assert file_key(job.upload_id, "evil.bin") in members_written(store)
     assert bundles.run_next("w") is not None
     assert_left_nothing(env, bundles.status(job.upload_id))
+
+
+# -- the staged copy leaves out what stored members took ----------------------------------
+
+
+def test_a_stored_members_bytes_are_written_once_not_staged_as_well(env: Env) -> None:
+    big = payload(6 * MiB, seed=9)
+    members = {"weights/model.bin": big, "small.txt": b"tiny"}
+    bundle = build_zip([("asset.json", asset_json()), *members.items()], zipfile.ZIP_STORED)
+    store = recording(env)
+    bundles = env.make_bundles(blobs=store)
+    job = bundles.stage(chunked(bundle, MiB))
+    staged = store.written[job.staged_key]
+    # only the chunks that hold more than the big member's data were staged: its edges, the rest
+    assert staged < len(bundle) - len(big) + 2 * MiB, (staged, len(bundle))
+    assert sum(members_written(store).values()) == len(big) + 4
+    manifest = env.bundles.ingest.read_early(job.staged_key)
+    assert manifest is not None and manifest.holes
+    assert sum(h.length for h in manifest.holes) == len(bundle) - staged
+    store.written.clear()
+    assert bundles.run_next("w") is not None
+    assert members_written(store) == {}
+    assert_registered(env, bundles.status(job.upload_id), members)
+
+
+def test_the_job_reads_through_the_holes_when_it_copies_a_member(env: Env) -> None:
+    """Early unpacking stops at a later member; the job takes the first and copies the rest."""
+    big = payload(4 * MiB, seed=10)
+    squeezable = bytes(80 * MiB)  # deflates ~1000x: early unpacking gives up on it, the rules allow 200x...
+    members = {"a/model.bin": big, "b/zeros.bin": squeezable, "c/after.bin": payload(3 * MiB, seed=11)}
+    bundle = build_zip(
+        [("asset.json", asset_json()), ("a/model.bin", big)], zipfile.ZIP_STORED
+    )  # stored first member, then the rest appended deflated
+    buffer = io.BytesIO(bundle)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("b/zeros.bin", squeezable)
+        archive.writestr("c/after.bin", members["c/after.bin"])
+    data = buffer.getvalue()
+    limits = BundleLimits(max_ratio=2000)  # ...when the operator allows more than usual
+    store = recording(env)
+    bundles = env.make_bundles(blobs=store, limits=limits)
+    job = bundles.stage(chunked(data, 256 * 1024))
+    manifest = bundles.ingest.read_early(job.staged_key)
+    assert manifest is not None and manifest.holes, "the stored member left holes"
+    assert [m.name for m in manifest.members] == ["a/model.bin"], "early unpacking stopped at the zeros"
+    store.written.clear()
+    assert bundles.run_next("w") is not None
+    final = bundles.status(job.upload_id)
+    assert set(members_written(store)) == {file_key(job.upload_id, n) for n in ("b/zeros.bin", "c/after.bin")}
+    assert_registered(env, final, members)
+
+
+def test_a_hole_backed_member_the_directory_describes_otherwise_is_refused(env: Env) -> None:
+    data = payload(2 * MiB, seed=12)
+    bundle = build_zip([("asset.json", asset_json()), ("model.bin", data)], zipfile.ZIP_STORED)
+    where = headers(bundle, "model.bin")
+    patched = bytearray(bundle)
+    patched[where.central + 16 : where.central + 20] = b"\x00\x00\x00\x00"  # the directory's CRC-32
+    store = recording(env)
+    job = run(env.make_bundles(blobs=store), chunked(bytes(patched), 128 * 1024))
+    assert job.status.startswith("failed: member model.bin: the archive's local entries disagree"), job.status
+    assert_left_nothing(env, job)
+
+
+def test_a_stored_member_damaged_mid_stream_fails_the_job_and_leaves_nothing(env: Env) -> None:
+    data = payload(2 * MiB, seed=13)
+    bundle = build_zip([("asset.json", asset_json()), ("model.bin", data)], zipfile.ZIP_STORED)
+    where = headers(bundle, "model.bin")
+    patched = bytearray(bundle)
+    middle = where.local + 30 + len("model.bin") + MiB
+    patched[middle] ^= 0xFF  # the data no longer has the CRC-32 both headers record
+    job = run(env.bundles, chunked(bytes(patched), 128 * 1024))
+    assert job.status.startswith("failed: member model.bin could not be unpacked"), job.status
+    assert_left_nothing(env, job)
+
+
+def test_an_aborted_upload_deletes_the_blobs_that_held_its_holes(env: Env) -> None:
+    bundle = build_zip([("asset.json", asset_json()), ("model.bin", payload(3 * MiB, seed=14))], zipfile.ZIP_STORED)
+
+    def cut_off() -> Iterator[bytes]:
+        yield from chunked(bundle[: 2 * MiB], 128 * 1024)
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        env.bundles.stage(cut_off())
+    assert stored_files(env.blob_root) == set()

@@ -30,7 +30,7 @@ import pytest
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
-from assets_registry.core.bundle_early_unpack import file_key
+from assets_registry.core.bundle_early_unpack import file_key, manifest_key
 from assets_registry.core.bundle_ingest import Attempt
 from assets_registry.core.bundle_rules import BundleLimits
 from assets_registry.core.bundles import Bundles, JobSettings
@@ -1009,4 +1009,46 @@ def test_gives_up_but_keeps_an_asset_an_attempt_registered(env: Env) -> None:
     assert final.status == SUCCESS
     assert final.asset_id == ASSET_ID
     assert env.registry.get(ASSET_ID) == registered
+    assert_registered(env, final, CRASH_MEMBERS)
+
+
+class DiesDeletingStaging(FilesystemBlobStore):
+    """The store of a worker that dies as it starts cleaning up the staged archive."""
+
+    def delete(self, key: str) -> None:
+        if key.startswith("staging/"):
+            raise WorkerDied(key)
+        super().delete(key)
+
+
+def test_a_worker_dying_while_deleting_the_staged_archive_leaves_the_job_finished(env: Env) -> None:
+    job = env.bundles.stage([crash_bundle()])
+    dying = env.make_bundles(job_settings=JobSettings(lease_seconds=LEASE), blobs=DiesDeletingStaging(env.blob_root))
+    with pytest.raises(WorkerDied):
+        dying.run_next("dying")
+    final = env.bundles.status(job.upload_id)
+    assert final.status == SUCCESS, "the ending was recorded before the cleanup began"
+    time.sleep(LEASE * 1.5)
+    assert env.bundles.run_next("w2") is None, "a finished job is never run again"
+    # the price of that order: the archive the dead worker was deleting stays behind
+    stray = {job.staged_key, manifest_key(job.staged_key)}
+    assert stray <= stored_files(env.blob_root)
+    for key in stray:
+        env.blobs.delete(key)
+    assert_registered(env, final, CRASH_MEMBERS)
+
+
+def test_a_worker_that_lost_its_job_leaves_the_staged_archive_to_the_new_holder(env: Env) -> None:
+    job = env.bundles.stage([crash_bundle()])
+    slow = env.jobs.claim("slow", 0.05)
+    assert slow is not None
+    time.sleep(0.1)
+    taken = env.jobs.claim("fast", 60)  # the slow worker's lease ran out
+    assert taken is not None
+    assert taken.upload_id == job.upload_id
+    env.bundles.process(slow, "slow")  # the slow worker carries on, unaware, and cannot finish
+    assert job.staged_key in stored_files(env.blob_root)
+    env.bundles.process(taken, "fast")
+    final = env.bundles.status(job.upload_id)
+    assert final.status == SUCCESS
     assert_registered(env, final, CRASH_MEMBERS)
