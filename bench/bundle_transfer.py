@@ -226,10 +226,12 @@ def download(server: Server, asset_id: str, target: Path) -> int:
     conn.request("GET", f"/zip/download/{asset_id}")
     response = conn.getresponse()
     size = 0
+    buffer = bytearray(CHUNK)  # one buffer for the whole body: the client must not be what is measured
+    view = memoryview(buffer)
     with open(target, "wb") as out:
-        while chunk := response.read(CHUNK):
-            out.write(chunk)
-            size += len(chunk)
+        while received := response.readinto(buffer):
+            out.write(view[:received])
+            size += received
     if response.status != 200 or size != int(response.headers["Content-Length"]):
         raise RuntimeError(f"download failed: {response.status}, {size} bytes")
     return size

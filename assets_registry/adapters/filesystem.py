@@ -9,17 +9,19 @@ stay inside the root even through symbolic links, so no key can reach outside it
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import io
 import os
 import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote, unquote
 
+from assets_registry.core.blob_keys import by_folder
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.identifiers import has_control
 from assets_registry.core.ports import BlobInfo
@@ -93,16 +95,24 @@ class FilesystemBlobStore:
                     os.unlink(entry.path)
 
     def _path(self, key: str) -> str:
-        """The file of a key (a ``str``: pathlib costs more than the stat it leads to)."""
+        """The file of a key, whose folder lies inside the root (a ``str``: pathlib costs more
+        than the stat it leads to). The file itself may still be a symbolic link: ``_open``
+        and ``stat`` do not follow one that leads out; ``put`` and ``delete`` replace or remove
+        the link itself."""
         problem = key_problem(key)
         if problem:
             raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
-        path = os.path.join(self._root, *key.split("/"))
-        if os.path.islink(path) or not self._inside(os.path.dirname(path)):
-            real = Path(os.path.realpath(path))
-            if not real.is_relative_to(self.root):
-                raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
+        path = f"{self._root}/{key}"  # a checked key: relative, '/'-separated, no empty, '.' or '..' part
+        if not self._inside(path[: path.rfind("/")]):
+            raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
         return path
+
+    def _followed(self, key: str, path: str) -> str:
+        """A blob file that is a symbolic link: where it leads, if that is inside the root."""
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self.root):
+            raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
+        return str(real)
 
     def _inside(self, folder: str) -> bool:
         """Does ``folder`` resolve inside the root? Remembered per folder: blobs share folders."""
@@ -167,20 +177,58 @@ class FilesystemBlobStore:
         if start < 0 or (length is not None and length < 0):
             raise InvalidInput(f"A read of {key!r} needs a start and length of at least 0.")
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                fd = os.open(self._followed(key, path), os.O_RDONLY)
+            handle = io.FileIO(fd, "rb")  # closes the descriptor even if the chunks are never read
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                handle.close()
+                raise IsADirectoryError(path)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise BlobNotFound(key) from None
-        return _chunks(handle, start, length)
+        end = st.st_size if length is None else min(st.st_size, start + length)
+        return _chunks(handle, start, end)
 
     def stat(self, key: str) -> BlobInfo:
         path = self._path(key)
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                st = os.stat(self._followed(key, path))
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
         if not stat.S_ISREG(st.st_mode):
             raise BlobNotFound(key)
         return self._info(key, st.st_size)
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """One directory listing per folder; a key that is a symbolic link is checked on its own."""
+        gone: set[str] = set()
+        for folder, names in by_folder(keys).items():
+            paths = {key: self._path(key) for key in names}
+            try:
+                entries = {e.name: e for e in os.scandir(f"{self._root}/{folder}")}
+            except (FileNotFoundError, NotADirectoryError):
+                gone.update(names)
+                continue
+            for key, path in paths.items():
+                entry = entries.get(path.rpartition("/")[2])
+                if entry is None or not (entry.is_file(follow_symlinks=False) or self._exists(key, entry)):
+                    gone.add(key)
+        return [key for key in dict.fromkeys(keys) if key in gone]
+
+    def _exists(self, key: str, entry: os.DirEntry[str]) -> bool:
+        if not entry.is_symlink():
+            return False
+        try:
+            self.stat(key)
+        except BlobNotFound:
+            return False
+        return True
 
     def delete(self, key: str) -> None:
         path = self._path(key)
@@ -209,16 +257,20 @@ class FilesystemBlobStore:
         pass
 
 
-def _chunks(handle: BinaryIO, start: int, length: int | None) -> Iterator[bytes]:
-    with handle as f:
-        f.seek(start)
-        remaining = length
-        while remaining is None or remaining > 0:
-            chunk = f.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+def _chunks(handle: io.FileIO, start: int, end: int) -> Iterator[bytes]:
+    """``start`` to ``end`` of an open blob file, read in sized pieces.
+
+    A blob file never changes once written (a new blob replaces it by rename), so its size
+    at opening is its size; asking for exactly what is left, not a whole ``READ_CHUNK``,
+    spares a small file a 1 MiB allocation (measured: 12 against 21 us a 1 KiB file).
+    """
+    with handle:
+        position, fd = start, handle.fileno()
+        while position < end:
+            chunk = os.pread(fd, min(READ_CHUNK, end - position), position)
             if not chunk:
                 return
-            if remaining is not None:
-                remaining -= len(chunk)
+            position += len(chunk)
             yield chunk
 
 

@@ -3,22 +3,29 @@
 Members are stored uncompressed with the size and CRC-32 recorded at ingest (stream-zip's
 ``NO_COMPRESSION_64``), so the archive's exact length is known before the first byte:
 with ZIP64 headers of fixed width, it is the length of the same archive with empty
-members plus the members' sizes. stream-zip checks each member's CRC-32 as it streams; a
-blob that changed or vanished stops the stream, and the client sees a transfer shorter
-than its ``Content-Length`` instead of an archive that looks whole.
+members plus the members' sizes. Each member's bytes are checked against the recorded
+size and CRC-32 as they stream; a blob that changed or vanished stops the stream, and the
+client sees a transfer shorter than its ``Content-Length`` instead of an archive that
+looks whole.
+
+Small members (up to ``BUFFERED_MEMBER_BYTES``) are handed to stream-zip's buffered
+``NO_COMPRESSION_64``, which writes the very same headers: its streamed form, told the
+size and CRC-32 in advance, defines a Python class per member, which cost more than
+reading a 1 KiB file (44 against 16 us a member). Their check is ours, made before
+stream-zip writes anything of the member.
 """
 
 from __future__ import annotations
 
 import functools
 import stat
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
 import msgspec
+from isal.isal_zlib import crc32
 from stream_zip import (
     NO_COMPRESSION_64,
     CRC32IntegrityError,
@@ -28,11 +35,12 @@ from stream_zip import (
 )
 
 from assets_registry.core.bundle_rules import ASSET_JSON
-from assets_registry.core.errors import BlobNotFound, Conflict
+from assets_registry.core.errors import Conflict
 from assets_registry.core.ports import BlobStore, StoredAsset
 
 ZIP_EPOCH = datetime(1980, 1, 1)
 OUTPUT_CHUNK = 1 << 20
+BUFFERED_MEMBER_BYTES = 1 << 20
 _FILE_MODE = stat.S_IFREG | 0o644
 
 
@@ -70,45 +78,58 @@ class BundleDownload:
     def chunks(self) -> Iterator[bytes]:
         try:
             yield from stream_zip(_entries(self.members), chunk_size=OUTPUT_CHUNK)
-        except (CRC32IntegrityError, UncompressedSizeIntegrityError) as exc:
+        except (CRC32IntegrityError, UncompressedSizeIntegrityError, _Changed) as exc:
             raise IncompleteAsset(
                 self.asset_id, "a file's bytes in the blob store no longer match the size or CRC-32 recorded at ingest"
             ) from exc
 
 
 def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
-    """Check that every file can be read back, and describe the archive; raise ``IncompleteAsset``."""
+    """Check that every file is in the blob store, and describe the archive; raise ``IncompleteAsset``.
+
+    The files are looked up all at once (``BlobStore.missing``: a listing per folder, not a
+    request per file); their sizes are those recorded at ingest, and the stream checks them.
+    """
     document = stored.document
     asset_id = stored.asset_id
     manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
-    members = [ExportMember(ASSET_JSON, len(manifest), zlib.crc32(manifest), ZIP_EPOCH, partial(iter, [manifest]))]
-    for entry in document.get("files", []):
-        members.append(_member(asset_id, entry, blobs))
+    entries = [(entry, _key(asset_id, entry, blobs)) for entry in document.get("files", [])]
+    missing = set(blobs.missing([key for _entry, key in entries]))
+    members = [ExportMember(ASSET_JSON, len(manifest), crc32(manifest), ZIP_EPOCH, partial(iter, [manifest]))]
+    for entry, key in entries:
+        if key in missing:
+            raise IncompleteAsset(asset_id, f"its file {entry['asset_file_id']} is missing from the blob store")
+        members.append(_member(entry, key, blobs))
     names = [m.name for m in members]
     if len(set(names)) != len(names):
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
     return BundleDownload(asset_id, stored.revision, _framing(names) + sum(m.size for m in members), tuple(members))
 
 
-def _member(asset_id: str, entry: dict[str, object], blobs: BlobStore) -> ExportMember:
-    file_id = str(entry["asset_file_id"])
+def _key(asset_id: str, entry: dict[str, object], blobs: BlobStore) -> str:
     url = str(entry["asset_file_url"])
     key = blobs.key_for_url(url)
     if key is None:
-        raise IncompleteAsset(asset_id, f"its file {file_id} is stored outside this registry ({url})")
-    try:
-        size = blobs.stat(key).size
-    except BlobNotFound:
-        raise IncompleteAsset(asset_id, f"its file {file_id} is missing from the blob store") from None
+        raise IncompleteAsset(asset_id, f"its file {entry['asset_file_id']} is stored outside this registry ({url})")
+    return key
+
+
+def _member(entry: dict[str, object], key: str, blobs: BlobStore) -> ExportMember:
+    """A file as a member: size and CRC-32 as recorded at ingest, or read once (a file of ``POST /assets``)."""
     metadata = entry.get("asset_file_metadata")
     facts = metadata if isinstance(metadata, dict) else {}
-    recorded = facts.get("size")
-    if isinstance(recorded, int) and recorded != size:
-        raise IncompleteAsset(asset_id, f"its file {file_id} holds {size} bytes but {recorded} were recorded")
-    crc = facts.get("crc32")
-    if not isinstance(crc, int) or isinstance(crc, bool):
-        crc = _crc_of(blobs, key)  # registered by POST /assets, not ingested: read it once
-    return ExportMember(file_id, size, crc, _parse_modified(facts.get("modified")), partial(blobs.read, key))
+    size, crc = facts.get("size"), facts.get("crc32")
+    if not _is_int(size):
+        size = blobs.stat(key).size
+    if not _is_int(crc):
+        crc = _crc_of(blobs, key)
+    assert isinstance(size, int) and isinstance(crc, int)
+    modified = _parse_modified(facts.get("modified"))
+    return ExportMember(str(entry["asset_file_id"]), size, crc, modified, partial(blobs.read, key))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _framing(names: list[str]) -> int:
@@ -137,7 +158,7 @@ def _dry_run_length(name_lengths: tuple[int, ...]) -> int:
 def _crc_of(blobs: BlobStore, key: str) -> int:
     crc = 0
     for chunk in blobs.read(key):
-        crc = zlib.crc32(chunk, crc)
+        crc = crc32(chunk, crc)
     return crc
 
 
@@ -154,7 +175,27 @@ def _parse_modified(value: object) -> datetime:
 
 def _entries(members: Iterable[ExportMember]) -> Iterator[MemberFile]:
     for m in members:
-        yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), _lazy(m.chunks)
+        if m.size <= BUFFERED_MEMBER_BYTES:
+            yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64, _checked(m)
+        else:
+            yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), _lazy(m.chunks)
+
+
+class _Changed(Exception):
+    """A small member's bytes differ from what was recorded at ingest."""
+
+
+def _checked(member: ExportMember) -> Iterator[bytes]:
+    """The member's bytes, opened when stream-zip reaches it; raise at the end if they changed."""
+    size = crc = 0
+    for chunk in member.chunks():
+        size += len(chunk)
+        if size > member.size:
+            raise _Changed(member.name)
+        crc = crc32(chunk, crc)
+        yield chunk
+    if (size, crc) != (member.size, member.crc32):
+        raise _Changed(member.name)
 
 
 def _lazy(open_chunks: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ All adapters raise the domain's errors (``core.errors``): ``AssetNotFound``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -124,6 +124,13 @@ class BlobStore(Protocol):
 
     def stat(self, key: str) -> BlobInfo:
         """URL and size of the blob (sha256 if the backend knows it); raise ``BlobNotFound``."""
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """Those of ``keys`` that name no blob, in the order given.
+
+        Asked before a download of many files starts: stores answer it from listings (a
+        folder, a thousand names, at a time) where they can, not with a request per key.
+        """
 
     def delete(self, key: str) -> None:
         """Remove the blob; removing an absent blob is not an error (cleanup is idempotent)."""

@@ -85,6 +85,25 @@ class BlobStoreContract:
         with pytest.raises(BlobNotFound):
             blobs.stat("missing/blob")
 
+    def test_missing_names_the_keys_without_a_blob_in_the_order_given(self, blobs: BlobStore) -> None:
+        for key in ("a/1", "a/2", "b/x", "top"):
+            blobs.put(key, [key.encode()])
+        asked = ["a/1", "a/4", "nope", "a/2", "b/x", "b/y", "c/z", "top", "a/4"]
+        assert blobs.missing(asked) == ["a/4", "nope", "b/y", "c/z"]
+        assert blobs.missing([]) == []
+
+    def test_missing_answers_for_a_folder_of_many_blobs(self, blobs: BlobStore) -> None:
+        """Enough keys in one folder that stores which list folders do so, around other blobs."""
+        for n in range(0, 40, 2):
+            blobs.put(f"assets/u1/files/f{n:03}", [b"x"])
+        blobs.put("assets/u1/files/sub/f001", [b"not f001"])  # in a subfolder: not the key asked for
+        blobs.put("assets/u1/filesystem", [b"a neighbour of the folder"])
+        asked = [f"assets/u1/files/f{n:03}" for n in range(40)]
+        assert blobs.missing(asked) == [f"assets/u1/files/f{n:03}" for n in range(1, 40, 2)]
+        assert blobs.missing(["assets/u1/nothing/here/" + str(n) for n in range(5)]) == [
+            "assets/u1/nothing/here/" + str(n) for n in range(5)
+        ]
+
     def test_delete_is_idempotent(self, blobs: BlobStore) -> None:
         blobs.put("assets/x/f", [b"1"])
         blobs.delete("assets/x/f")

@@ -10,7 +10,7 @@ import copy
 import hashlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from assets_registry.core.errors import (
@@ -122,6 +122,9 @@ class MemoryBlobStore:
         if key not in self._blobs:
             raise BlobNotFound(key)
         return BlobInfo(key, f"memory:///{key}", len(self._blobs[key]))
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        return [key for key in dict.fromkeys(keys) if key not in self._blobs]
 
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)

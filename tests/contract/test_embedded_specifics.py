@@ -238,6 +238,22 @@ def test_a_symbolic_link_cannot_lead_out_of_the_root(tmp_path: Path) -> None:
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
 
 
+def test_a_blob_that_is_a_symbolic_link_is_followed_only_inside_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"secret")
+    blobs = FilesystemBlobStore(tmp_path / "blobs")
+    blobs.put("real", [b"inside"])
+    os.symlink(outside, tmp_path / "blobs" / "leak")
+    os.symlink(tmp_path / "blobs" / "real", tmp_path / "blobs" / "alias")
+    for call in (lambda: b"".join(blobs.read("leak")), lambda: blobs.stat("leak")):
+        with pytest.raises(InvalidBlobKey, match="symbolic link"):
+            call()
+    assert b"".join(blobs.read("alias")) == b"inside"
+    assert blobs.stat("alias").size == 6
+    blobs.delete("leak")  # removes the link, not what it points to
+    assert outside.read_bytes() == b"secret"
+
+
 def test_urls_that_decode_to_hostile_keys_lead_nowhere(tmp_path: Path) -> None:
     blobs = FilesystemBlobStore(tmp_path / "blobs")
     prefix = (tmp_path / "blobs").resolve().as_uri()

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -36,6 +36,7 @@ from assets_registry.adapters.ceph.segments import (
     segment_name,
 )
 from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
+from assets_registry.core.blob_keys import FEW, by_folder
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -200,6 +201,34 @@ class CephBlobStore:
         name = self._name(key)
         headers = self._pool.call(lambda c: c.head_object(self.config.container, name), key)
         return self._info(key, int(headers.get("content-length", 0)), headers.get(SHA256_HEADER.lower()))
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """A container listing per folder (as many names a request as the gateway gives) instead
+        of a HEAD per key."""
+        gone: set[str] = set()
+        for folder, keys_here in by_folder(keys).items():
+            names = {self._name(key): key for key in keys_here}
+            if len(keys_here) <= FEW:
+                gone.update(key for key in keys_here if not self._exists(key))
+                continue
+            listed = self._listed(object_name(self.config.prefix, folder), min(names))
+            gone.update(key for name, key in names.items() if name not in listed)
+        return [key for key in dict.fromkeys(keys) if key in gone]
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.stat(key)
+        except BlobNotFound:
+            return False
+        return True
+
+    def _listed(self, folder: str, first: str) -> set[str]:
+        _headers, listing = self._pool.call(
+            lambda c: c.get_container(
+                self.config.container, prefix=folder, delimiter="/", marker=first[:-1], full_listing=True
+            )
+        )
+        return {item["name"] for item in listing if "name" in item}
 
     def delete(self, key: str) -> None:
         name = self._name(key)
