@@ -105,9 +105,11 @@ class Attempt:
         return keys + [k for k in (self.early.keys() if self.early else []) if k not in known]
 
     def forget_archive(self) -> None:
-        """Keep only the keys the upload wrote: the archive's directory (a ZipInfo per member) can go."""
+        """Keep only the keys the upload wrote: the archive's directory (a ZipInfo per member)
+        and the early manifest can go."""
         self.stored_keys = self.member_keys()
         self.plan = None
+        self.early = None
 
 
 @dataclass(frozen=True)
@@ -118,22 +120,10 @@ class BundleIngest:
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
-        early = attempt.early = self.read_early(attempt.job.staged_key)
-        with self.open_archive(attempt.job.staged_key, early) as (archive, size):
-            plan = attempt.plan = plan_bundle(archive, size, self.limits)
-            document = self.read_asset_json(archive, plan)
-            asset_id = str(document["asset_id"])
-            attempt.asset_id = asset_id
-            attempt.heartbeat(force=True)
-            if self.registered_by(attempt, document):
-                return asset_id
-            self._validate(_completed(document, plan, placeholder_files(plan)))
-            stored = self._store_members(attempt, archive, _usable(early, archive, plan))
-            completed = _completed(document, plan, stored)
-        del stored
-        taken = {member_key(attempt.job.upload_id, m) for m in plan.members}
-        self._delete([k for k in (attempt.early.keys() if attempt.early else []) if k not in taken])
-        attempt.forget_archive()
+        completed = self._store(attempt)
+        asset_id = str(completed["asset_id"])
+        if attempt.stored_keys is None:
+            return asset_id  # an earlier attempt registered it
         try:
             self.registry.create(completed)
         except AssetExists:
@@ -141,6 +131,28 @@ class BundleIngest:
         except InvalidAsset as exc:
             raise BundleRejected(f"asset.json is invalid: {exc.errors[0] if exc.errors else exc.message}") from None
         return asset_id
+
+    def _store(self, attempt: Attempt) -> Document:
+        """Check the archive and store its members; return the completed asset document.
+
+        Returns with the archive's directory and the early manifest already let go (a job of
+        10,000 members holds ~15 MB of them), before registering builds its own copies.
+        """
+        early = attempt.early = self.read_early(attempt.job.staged_key)
+        with self.open_archive(attempt.job.staged_key, early) as (archive, size):
+            plan = attempt.plan = plan_bundle(archive, size, self.limits)
+            document = self.read_asset_json(archive, plan)
+            attempt.asset_id = str(document["asset_id"])
+            attempt.heartbeat(force=True)
+            if self.registered_by(attempt, document):
+                return document
+            self._validate(_completed(document, plan, placeholder_files(plan)))
+            stored = self._store_members(attempt, archive, _usable(early, archive, plan))
+            completed = _completed(document, plan, stored)
+        taken = {member_key(attempt.job.upload_id, m) for m in plan.members}
+        self._delete([k for k in (early.keys() if early else []) if k not in taken])
+        attempt.forget_archive()
+        return completed
 
     def open_archive(self, key: str, early: EarlyManifest | None) -> _OpenArchive:
         """The staged archive, its holes filled from the blobs of members stored early."""

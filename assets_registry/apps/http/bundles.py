@@ -16,6 +16,7 @@ from falcon.media.multipart import MultipartForm, MultipartParseError, Multipart
 from falcon.util import BufferedReader
 
 from assets_registry.apps.http.bodies import body_stream, send_json
+from assets_registry.apps.memory import release_free_memory
 from assets_registry.core.bundles import Bundles, UploadTooLarge
 from assets_registry.core.errors import InvalidInput
 
@@ -51,6 +52,7 @@ class UploadResource:
                 raise MissingFile(f"The form has no '{FILE_FIELD}' field; send the archive as file=@bundle.zip.")
         except MultipartParseError as exc:
             raise InvalidInput(f"The multipart body is malformed: {exc.description or exc.title}.") from None
+        release_free_memory()
         self.on_queued()
         resp.location = f"/zip/status/{job.upload_id}"
         send_json(resp, {"success": True, "upload_id": job.upload_id}, 202)
@@ -103,7 +105,7 @@ class DownloadResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         download = self._headers(resp, asset_id)
-        resp.stream = download.chunks()
+        resp.stream = _then_release_memory(download.chunks())
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         self._headers(resp, asset_id)
@@ -119,6 +121,15 @@ class DownloadResource:
         )
         resp.set_header("ETag", f'"zip-r{download.revision}"')
         return download
+
+
+def _then_release_memory(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The download's chunks; once sent (or abandoned), its document and members' memory goes back."""
+    try:
+        yield from chunks
+    finally:
+        del chunks
+        release_free_memory()
 
 
 def _token_or_quoted(name: str) -> str:
