@@ -51,6 +51,9 @@ UNZIP_CHUNK = 1 << 20
 QUEUED_CHUNKS = 8
 MIN_HOLE = 64 << 10
 """Smaller chunks are staged, not left out: a hole costs a ranged read when the archive is read."""
+WRITER_THREAD_BYTES = 8 << 20
+"""Members at least this large are written by a thread of their own (``_put_beside``)."""
+WRITER_QUEUE = 4
 EXPANSION_ALLOWANCE = 1 << 20
 EXPANSION_FACTOR = 16
 _END = b""
@@ -223,7 +226,7 @@ class EarlyUnpack:
 
     def _unpack(self) -> None:
         entries = stream_unzip(self._input(), chunk_size=UNZIP_CHUNK, allowed_encryption_mechanisms=(NO_ENCRYPTION,))
-        for raw_name, _size, data in entries:
+        for raw_name, size, data in entries:
             name = raw_name.decode("utf-8")
             self._names.append(name)
             if len(self._names) > self.limits.max_members + 1:
@@ -236,16 +239,17 @@ class EarlyUnpack:
                 for _ in self._bounded(data):  # folders, macOS extras and asset.json are the job's
                     pass
                 continue
-            self._store(name, data)
+            self._store(name, size, data)
 
-    def _store(self, name: str, data: Iterable[bytes]) -> None:
+    def _store(self, name: str, size: int | None, data: Iterable[bytes]) -> None:
         if not self._claim_path(name):
             raise _Stop(f"{name} clashes with another member's path")
         key = file_key(self.upload_id, name)
         crc = _Crc()
         self._written.append(key)
+        put = _put_beside if size is not None and size >= WRITER_THREAD_BYTES else _put_here
         try:
-            info = self.blobs.put(key, crc.of(self._member_data(name, key, data)))
+            info = put(self.blobs, key, crc, self._member_data(name, key, data))
         except BaseException as exc:
             if self._member_left_holes:
                 self._fatal = exc  # bytes of the upload are in no blob and not staged: the upload fails
@@ -322,6 +326,44 @@ class EarlyUnpack:
             chunk = self._take()
             if chunk:
                 self._outbox.put(chunk)
+
+
+def _put_here(blobs: BlobStore, key: str, crc: _Crc, pieces: Iterator[bytes]) -> BlobInfo:
+    return blobs.put(key, crc.of(pieces))
+
+
+def _put_beside(blobs: BlobStore, key: str, crc: _Crc, pieces: Iterator[bytes]) -> BlobInfo:
+    """Put a large member from a thread of its own while this one goes on unzipping.
+
+    Unzipping (stream-unzip's own CRC-32 check among it) and storing (the CRC-32 against the
+    directory, the SHA-256, the write) each take about half of what the member costs; on two
+    threads they overlap, as hashing and writing release the GIL. Small members are stored
+    in line: a thread per member would cost more than it saves.
+    """
+    handoff: queue.Queue[bytes | None] = queue.Queue(WRITER_QUEUE)
+    outcome: list[BlobInfo | BaseException] = []
+
+    def write() -> None:
+        try:
+            outcome.append(blobs.put(key, crc.of(iter(handoff.get, None))))
+        except BaseException as exc:
+            outcome.append(exc)
+            while handoff.get() is not None:  # let the unzipping side finish its member
+                pass
+
+    writer = threading.Thread(target=write, name=f"store-{key}", daemon=True)
+    writer.start()
+    try:
+        for piece in pieces:
+            if outcome:
+                break  # the put failed: stop feeding it
+            handoff.put(piece)
+    finally:
+        handoff.put(None)
+        writer.join()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 class _Crc:

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
-from assets_registry.core.bundle_early_unpack import EXPANSION_ALLOWANCE, EXPANSION_FACTOR, file_key, manifest_key
+from assets_registry.adapters.filesystem import FilesystemBlobStore
+from assets_registry.core.bundle_early_unpack import (
+    EXPANSION_ALLOWANCE,
+    EXPANSION_FACTOR,
+    WRITER_THREAD_BYTES,
+    file_key,
+    manifest_key,
+)
 from assets_registry.core.bundle_rules import BundleLimits
 from assets_registry.core.bundles import UploadTooLarge
-from assets_registry.core.ports import SUCCESS
+from assets_registry.core.errors import BackendUnavailable
+from assets_registry.core.ports import SUCCESS, BlobInfo
 from tests.unit.test_bundle_hostile import (
     ASSET_ID,
     Env,
@@ -273,4 +282,53 @@ def test_an_aborted_upload_deletes_the_blobs_that_held_its_holes(env: Env) -> No
 
     with pytest.raises(ConnectionResetError):
         env.bundles.stage(cut_off())
+    assert stored_files(env.blob_root) == set()
+
+
+def test_a_large_member_is_stored_by_a_thread_of_its_own(env: Env) -> None:
+    big = payload(WRITER_THREAD_BYTES + 3 * MiB, seed=15)
+    members = {"weights/model.bin": big, "small.txt": b"tiny"}
+    bundle = build_zip([("asset.json", asset_json()), *members.items()], zipfile.ZIP_STORED)
+    threads: set[str] = set()
+
+    class Watching(RecordingBlobStore):
+        def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
+            threads.add(f"{key.rsplit('/', 1)[-1]} in {threading.current_thread().name.split('-')[0]}")
+            return super().put(key, chunks, transient)
+
+    store = Watching(env.blob_root)
+    bundles = env.make_bundles(blobs=store)
+    job = bundles.stage(chunked(bundle, MiB))
+    assert {"model.bin in store", "small.txt in early"} <= threads
+    manifest = bundles.ingest.read_early(job.staged_key)
+    assert manifest is not None and manifest.holes
+    store.written.clear()
+    assert bundles.run_next("w") is not None
+    assert members_written(store) == {}
+    assert_registered(env, bundles.status(job.upload_id), members)
+
+
+class BrokenDisk(FilesystemBlobStore):
+    """A store whose disk fills up while it writes a member's blob."""
+
+    def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
+        if not key.endswith("model.bin"):
+            return super().put(key, chunks, transient)
+
+        def failing() -> Iterator[bytes]:
+            for n, chunk in enumerate(chunks):
+                if n == 3:
+                    raise BackendUnavailable("blob store", "the disk is full")
+                yield chunk
+
+        return super().put(key, failing(), transient)
+
+
+@pytest.mark.parametrize("size", [4 * MiB, WRITER_THREAD_BYTES + MiB], ids=["in line", "in its own thread"])
+def test_a_member_blob_that_cannot_be_written_fails_the_upload_and_leaves_nothing(env: Env, size: int) -> None:
+    """Its bytes are neither in a blob nor staged (holes): the upload itself must fail, 503."""
+    bundle = build_zip([("asset.json", asset_json()), ("model.bin", payload(size, seed=16))], zipfile.ZIP_STORED)
+    bundles = env.make_bundles(blobs=BrokenDisk(env.blob_root))
+    with pytest.raises(BackendUnavailable, match="disk is full"):
+        bundles.stage(chunked(bundle, 256 * 1024))
     assert stored_files(env.blob_root) == set()
