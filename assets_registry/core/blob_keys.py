@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from assets_registry.core.errors import BlobNotFound
+from assets_registry.core.ports import BlobInfo
 
 FEW = 3
 """Up to this many keys of one folder are asked about one by one rather than listed."""
@@ -16,3 +19,35 @@ def by_folder(keys: Iterable[str]) -> dict[str, list[str]]:
     for names in folders.values():
         names.sort()
     return folders
+
+
+def missing_by_listing(
+    keys: Sequence[str],
+    name_of: Callable[[str], str],
+    stat: Callable[[str], BlobInfo],
+    listed: Callable[[str, str, str], set[str]],
+) -> list[str]:
+    """``BlobStore.missing`` for stores of named objects that list folders in name order (S3, Swift).
+
+    ``name_of`` gives a key's object name (checking the key), ``listed(folder, first, last)``
+    the object names directly in ``folder`` from ``first`` to ``last`` (it may give more). A
+    folder with more than ``FEW`` of the keys is listed; fewer are looked up one by one.
+    """
+    gone: set[str] = set()
+    for keys_here in by_folder(keys).values():
+        names = {name_of(key): key for key in keys_here}
+        if len(keys_here) <= FEW:
+            gone.update(key for key in keys_here if not _exists(stat, key))
+            continue
+        first, last = min(names), max(names)
+        present = listed(first[: first.rfind("/") + 1], first, last)
+        gone.update(key for name, key in names.items() if name not in present)
+    return [key for key in dict.fromkeys(keys) if key in gone]
+
+
+def _exists(stat: Callable[[str], BlobInfo], key: str) -> bool:
+    try:
+        stat(key)
+    except BlobNotFound:
+        return False
+    return True

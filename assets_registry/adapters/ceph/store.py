@@ -36,7 +36,7 @@ from assets_registry.adapters.ceph.segments import (
     segment_name,
 )
 from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
-from assets_registry.core.blob_keys import FEW, by_folder
+from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -203,26 +203,10 @@ class CephBlobStore:
         return self._info(key, int(headers.get("content-length", 0)), headers.get(SHA256_HEADER.lower()))
 
     def missing(self, keys: Sequence[str]) -> list[str]:
-        """A container listing per folder (as many names a request as the gateway gives) instead
-        of a HEAD per key."""
-        gone: set[str] = set()
-        for folder, keys_here in by_folder(keys).items():
-            names = {self._name(key): key for key in keys_here}
-            if len(keys_here) <= FEW:
-                gone.update(key for key in keys_here if not self._exists(key))
-                continue
-            listed = self._listed(object_name(self.config.prefix, folder), min(names))
-            gone.update(key for name, key in names.items() if name not in listed)
-        return [key for key in dict.fromkeys(keys) if key in gone]
+        """A container listing per folder instead of a HEAD per key."""
+        return missing_by_listing(keys, self._name, self.stat, self._listed)
 
-    def _exists(self, key: str) -> bool:
-        try:
-            self.stat(key)
-        except BlobNotFound:
-            return False
-        return True
-
-    def _listed(self, folder: str, first: str) -> set[str]:
+    def _listed(self, folder: str, first: str, _last: str) -> set[str]:
         _headers, listing = self._pool.call(
             lambda c: c.get_container(
                 self.config.container, prefix=folder, delimiter="/", marker=first[:-1], full_listing=True

@@ -24,7 +24,7 @@ from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
 from assets_registry.adapters.s3.config import S3Config
 from assets_registry.adapters.s3.failures import OUT_OF_RANGE, error_code, translated, unavailable
 from assets_registry.adapters.s3.uploads import StreamingUpload
-from assets_registry.core.blob_keys import FEW, by_folder
+from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BlobNotFound, ConfigurationError, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -200,22 +200,7 @@ class S3BlobStore:
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A listing per folder (a thousand names a request) instead of a HEAD per key."""
-        gone: set[str] = set()
-        for folder, names in by_folder(keys).items():
-            objects = {self._object_key(key): key for key in names}
-            if len(names) <= FEW:
-                gone.update(key for key in names if not self._exists(key))
-                continue
-            listed = self._listed(self.config.object_key(folder), min(objects), max(objects))
-            gone.update(key for object_key, key in objects.items() if object_key not in listed)
-        return [key for key in dict.fromkeys(keys) if key in gone]
-
-    def _exists(self, key: str) -> bool:
-        try:
-            self.stat(key)
-        except BlobNotFound:
-            return False
-        return True
+        return missing_by_listing(keys, self._object_key, self.stat, self._listed)
 
     def _listed(self, folder: str, first: str, last: str) -> set[str]:
         """The object keys directly in ``folder`` from ``first`` to ``last`` (S3 lists in order)."""
