@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import find_binary, free_port, wait_until  # noqa: E402
-from tests.servers.redis import start_redis_server  # noqa: E402
-from tests.servers.seaweedfs import ACCESS_KEY, REGION, SECRET_KEY, VARIABLE, S3Server, WeedMini  # noqa: E402
-from tests.servers.secantusdb import BINARY_VARIABLE  # noqa: E402
+from tests.servers import find_binary, free_port, wait_until
+from tests.servers.redis import start_redis_server
+from tests.servers.seaweedfs import ACCESS_KEY, REGION, SECRET_KEY, VARIABLE, S3Server, WeedMini
+from tests.servers.secantusdb import BINARY_VARIABLE
 
 
 def start_secantusdb(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
