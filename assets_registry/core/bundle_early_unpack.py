@@ -172,8 +172,14 @@ class EarlyUnpack:
         yield from self._passed(wait=True)
 
     def _passed(self, wait: bool) -> Iterator[bytes]:
-        """The chunks the unpacking thread has passed, in order; holes are noted, not yielded."""
+        """The chunks the unpacking thread has passed, in order; holes are noted, not yielded.
+
+        Bytes the staged copy left out that reached no blob fail the upload at once, not
+        after the rest of it has been received.
+        """
         while True:
+            if self._fatal is not None:
+                raise self._fatal
             try:
                 item = self._outbox.get(block=wait)
             except queue.Empty:

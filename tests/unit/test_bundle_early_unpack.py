@@ -327,8 +327,20 @@ class BrokenDisk(FilesystemBlobStore):
 @pytest.mark.parametrize("size", [4 * MiB, WRITER_THREAD_BYTES + MiB], ids=["in line", "in its own thread"])
 def test_a_member_blob_that_cannot_be_written_fails_the_upload_and_leaves_nothing(env: Env, size: int) -> None:
     """Its bytes are neither in a blob nor staged (holes): the upload itself must fail, 503."""
-    bundle = build_zip([("asset.json", asset_json()), ("model.bin", payload(size, seed=16))], zipfile.ZIP_STORED)
+    bundle = build_zip(
+        [("asset.json", asset_json()), ("model.bin", payload(size, seed=16)), ("after.bin", payload(8 * MiB, seed=17))],
+        zipfile.ZIP_STORED,
+    )
     bundles = env.make_bundles(blobs=BrokenDisk(env.blob_root))
+    offered = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal offered
+        for chunk in chunked(bundle, 256 * 1024):
+            offered += len(chunk)
+            yield chunk
+
     with pytest.raises(BackendUnavailable, match="disk is full"):
-        bundles.stage(chunked(bundle, 256 * 1024))
+        bundles.stage(counted())
+    assert offered < len(bundle) - 4 * MiB, "the upload stopped soon after the failure, not at its end"
     assert stored_files(env.blob_root) == set()
