@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from assets_registry.core.blob_keys import by_folder
+from assets_registry.core.blob_keys import blob_exists, by_folder
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.identifiers import has_control
 from assets_registry.core.ports import BlobInfo
@@ -209,26 +209,20 @@ class FilesystemBlobStore:
         """One directory listing per folder; a key that is a symbolic link is checked on its own."""
         gone: set[str] = set()
         for folder, names in by_folder(keys).items():
-            paths = {key: self._path(key) for key in names}
+            for key in names:
+                self._path(key)  # the key's checks: refused keys raise, as ``stat`` would
             try:
                 entries = {e.name: e for e in os.scandir(f"{self._root}/{folder}")}
             except (FileNotFoundError, NotADirectoryError):
                 gone.update(names)
                 continue
-            for key, path in paths.items():
-                entry = entries.get(path.rpartition("/")[2])
-                if entry is None or not (entry.is_file(follow_symlinks=False) or self._exists(key, entry)):
+            for key in names:
+                entry = entries.get(key.rpartition("/")[2])
+                if entry is None or not (
+                    entry.is_file(follow_symlinks=False) or (entry.is_symlink() and blob_exists(self.stat, key))
+                ):
                     gone.add(key)
         return [key for key in dict.fromkeys(keys) if key in gone]
-
-    def _exists(self, key: str, entry: os.DirEntry[str]) -> bool:
-        if not entry.is_symlink():
-            return False
-        try:
-            self.stat(key)
-        except BlobNotFound:
-            return False
-        return True
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -37,7 +37,7 @@ def missing_by_listing(
     for keys_here in by_folder(keys).values():
         names = {name_of(key): key for key in keys_here}
         if len(keys_here) <= FEW:
-            gone.update(key for key in keys_here if not _exists(stat, key))
+            gone.update(key for key in keys_here if not blob_exists(stat, key))
             continue
         first, last = min(names), max(names)
         present = listed(first[: first.rfind("/") + 1], first, last)
@@ -45,7 +45,8 @@ def missing_by_listing(
     return [key for key in dict.fromkeys(keys) if key in gone]
 
 
-def _exists(stat: Callable[[str], BlobInfo], key: str) -> bool:
+def blob_exists(stat: Callable[[str], BlobInfo], key: str) -> bool:
+    """Whether ``stat`` finds the blob (``BlobNotFound`` means no)."""
     try:
         stat(key)
     except BlobNotFound:

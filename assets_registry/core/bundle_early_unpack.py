@@ -116,6 +116,7 @@ class EarlyManifest:
             raise ValueError(str(exc)) from None
 
     def keys(self) -> list[str]:
+        """Every blob written early (``members`` count too: manifests of earlier versions lack ``written``)."""
         return list(dict.fromkeys([*self.written, *(m.key for m in self.members)]))
 
     def unreadable(self) -> str | None:
