@@ -34,8 +34,17 @@ from stream_zip import (
     stream_zip,
 )
 
+from assets_registry.core.bundle_frames import (
+    Capture,
+    FramesDamaged,
+    MemberChanged,
+    frames_key,
+    read_frames,
+    replay,
+    worth_frames,
+)
 from assets_registry.core.bundle_rules import ASSET_JSON
-from assets_registry.core.errors import Conflict
+from assets_registry.core.errors import BlobNotFound, Conflict
 from assets_registry.core.ports import BlobStore, StoredAsset
 
 ZIP_EPOCH = datetime(1980, 1, 1)
@@ -69,7 +78,10 @@ class BundleDownload:
     asset_id: str
     revision: int
     size: int
-    members: tuple[ExportMember, ...]
+    _make: Callable[[], Iterator[bytes]]
+    members: int = 0
+    keeps_frames: bool = False
+    """Sending it whole stores its frames (``bundle_frames``), for the downloads after it."""
 
     @property
     def filename(self) -> str:
@@ -77,11 +89,16 @@ class BundleDownload:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            yield from stream_zip(_entries(self.members), chunk_size=OUTPUT_CHUNK)
-        except (CRC32IntegrityError, UncompressedSizeIntegrityError, _Changed) as exc:
+            yield from self._make()
+        except (CRC32IntegrityError, UncompressedSizeIntegrityError, MemberChanged) as exc:
             raise IncompleteAsset(
                 self.asset_id, "a file's bytes in the blob store no longer match the size or CRC-32 recorded at ingest"
             ) from exc
+        except BlobNotFound as exc:
+            raise IncompleteAsset(self.asset_id, "a file vanished from the blob store while it was sent") from exc
+        except FramesDamaged as exc:
+            problem = "its kept ZIP frames are damaged; the next download rebuilds them"
+            raise IncompleteAsset(self.asset_id, problem) from exc
 
 
 def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
@@ -89,21 +106,91 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
 
     The files are looked up all at once (``BlobStore.missing``: a listing per folder, not a
     request per file); their sizes are those recorded at ingest, and the stream checks them.
+    An asset of many files is sent from its kept frames (``bundle_frames``) if it has them,
+    and its frames are kept as it is sent if not.
     """
     document = stored.document
     asset_id = stored.asset_id
     manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
-    entries = [(entry, _key(asset_id, entry, blobs)) for entry in document.get("files", [])]
+    files = document.get("files", [])
+    key = frames_key(manifest) if worth_frames(len(files) + 1) else None
+    frames = read_frames(blobs, key) if key else None
+    if frames is not None:
+        if gone := blobs.missing(frames.keys):
+            name = _file_of(files, gone[0], blobs)
+            raise IncompleteAsset(asset_id, f"its file {name} is missing from the blob store")
+        size = frames.archive_size(manifest)
+        chunks = partial(replay, frames, manifest, blobs)
+        return BundleDownload(asset_id, stored.revision, size, chunks, len(frames.keys) + 1)
+    entries = [(entry, _key(asset_id, entry, blobs)) for entry in files]
     missing = set(blobs.missing([key for _entry, key in entries]))
     members = [ExportMember(ASSET_JSON, len(manifest), crc32(manifest), ZIP_EPOCH, partial(iter, [manifest]))]
-    for entry, key in entries:
-        if key in missing:
+    for entry, blob_key in entries:
+        if blob_key in missing:
             raise IncompleteAsset(asset_id, f"its file {entry['asset_file_id']} is missing from the blob store")
-        members.append(_member(entry, key, blobs))
+        members.append(_member(entry, blob_key, blobs))
     names = [m.name for m in members]
     if len(set(names)) != len(names):
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
-    return BundleDownload(asset_id, stored.revision, _framing(names) + sum(m.size for m in members), tuple(members))
+    size = _framing(names) + sum(m.size for m in members)
+    if key is None:
+        return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members), len(members))
+    keys = [blob_key for _entry, blob_key in entries]
+    chunks = partial(_zipped_and_kept, members, keys, blobs, key)
+    return BundleDownload(asset_id, stored.revision, size, chunks, len(members), keeps_frames=True)
+
+
+def _zipped(members: list[ExportMember]) -> Iterator[bytes]:
+    return _coalesced(stream_zip(_entries(members), chunk_size=OUTPUT_CHUNK))
+
+
+def _zipped_and_kept(members: list[ExportMember], keys: list[str], blobs: BlobStore, key: str) -> Iterator[bytes]:
+    """The archive by stream-zip, its frames kept aside and stored once it is whole.
+
+    Every member goes in the streamed form, told its size and CRC-32: stream-zip then asks
+    for a member's bytes only once all bytes before them are out, which is how the frames
+    are told apart from the data.
+    """
+    capture = Capture([m.size for m in members], [m.crc32 for m in members])
+
+    def data(member: ExportMember) -> Iterator[bytes]:
+        capture.member_starts()
+        yield from member.chunks()
+
+    entries = ((m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), data(m)) for m in members)
+
+    def seen(chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:  # as stream-zip hands them out, before they are gathered for sending
+            capture.seen(chunk)
+            yield chunk
+
+    try:
+        yield from _coalesced(seen(stream_zip(entries, chunk_size=OUTPUT_CHUNK)))
+    except BaseException:
+        capture.discard()
+        raise
+    capture.save(blobs, key, keys)
+
+
+def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks of about ``OUTPUT_CHUNK``: stream-zip hands out each member's headers on their
+    own, and a write to the socket per small file costs more than the file's read."""
+    pending = bytearray()
+    for chunk in chunks:
+        if not pending and len(chunk) >= OUTPUT_CHUNK:
+            yield chunk
+            continue
+        pending += chunk
+        if len(pending) >= OUTPUT_CHUNK:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
+def _file_of(files: list[dict[str, object]], key: str, blobs: BlobStore) -> object:
+    """The ``asset_file_id`` of the file stored under ``key`` (for a message)."""
+    return next((f["asset_file_id"] for f in files if blobs.key_for_url(str(f["asset_file_url"])) == key), key)
 
 
 def _key(asset_id: str, entry: dict[str, object], blobs: BlobStore) -> str:
@@ -181,21 +268,17 @@ def _entries(members: Iterable[ExportMember]) -> Iterator[MemberFile]:
             yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), _lazy(m.chunks)
 
 
-class _Changed(Exception):
-    """A small member's bytes differ from what was recorded at ingest."""
-
-
 def _checked(member: ExportMember) -> Iterator[bytes]:
     """The member's bytes, opened when stream-zip reaches it; raise at the end if they changed."""
     size = crc = 0
     for chunk in member.chunks():
         size += len(chunk)
         if size > member.size:
-            raise _Changed(member.name)
+            raise MemberChanged(member.name)
         crc = crc32(chunk, crc)
         yield chunk
     if (size, crc) != (member.size, member.crc32):
-        raise _Changed(member.name)
+        raise MemberChanged(member.name)
 
 
 def _lazy(open_chunks: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from assets_registry.core.bundle_early_unpack import EarlyUnpack, file_key, manifest_key
 from assets_registry.core.bundle_export import BundleDownload, export_bundle
+from assets_registry.core.bundle_frames import worth_keeping_at_upload
 from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost
 from assets_registry.core.bundle_rules import BundleLimits, BundleRejected, plan_bundle
 from assets_registry.core.errors import BackendUnavailable, InvalidInput
@@ -112,6 +113,7 @@ class Bundles:
             else:
                 asset_id = self.ingest.run(attempt)
                 status = SUCCESS
+                self._keep_frames(asset_id, attempt)
         except LeaseLost:
             log.warning("upload %s: another worker took the job over; leaving it", job.upload_id)
             return
@@ -132,6 +134,20 @@ class Bundles:
             self._delete([job.staged_key, manifest_key(job.staged_key)])
         else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
+
+    def _keep_frames(self, asset_id: str, attempt: Attempt) -> None:
+        """An asset of many small files: build its archive once now, keeping the frames, so that
+        its first download is spliced too. Only a lost lease stops the job here: the asset is
+        registered, and a download builds the frames just as well."""
+        try:
+            download = self.export(asset_id)
+            if download.keeps_frames and worth_keeping_at_upload(download.members, download.size):
+                for _chunk in download.chunks():
+                    attempt.heartbeat()
+        except LeaseLost:
+            raise
+        except Exception:
+            log.warning("upload %s: the ZIP frames of %s were not kept", attempt.job.upload_id, asset_id, exc_info=True)
 
     def _give_up(self, attempt: Attempt) -> str:
         """The job's workers kept dying: keep an asset an attempt registered, else clean up."""

@@ -132,6 +132,14 @@ class BlobStore(Protocol):
         folder, a thousand names, at a time) where they can, not with a request per key.
         """
 
+    def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
+        """Each blob of ``(key, size)`` whole, in order: at most ``size + 1`` bytes of it, so a
+        blob that grew shows; ``BlobNotFound`` for one that is gone.
+
+        For the small files of a download (``size`` is what was recorded, at most a MiB): a
+        store can read them without a stream per blob, or several at once.
+        """
+
     def delete(self, key: str) -> None:
         """Remove the blob; removing an absent blob is not an error (cleanup is idempotent)."""
 

@@ -104,6 +104,24 @@ class BlobStoreContract:
             "assets/u1/nothing/here/" + str(n) for n in range(5)
         ]
 
+    def test_read_many_gives_each_blob_whole_in_order_and_at_most_one_byte_more(self, blobs: BlobStore) -> None:
+        blobs.put("m/a", [b"alpha"])
+        blobs.put("m/empty", [])
+        blobs.put("m/grew", [b"0123456789"])
+        blobs.put("m/kib", pattern_chunks(1024, chunk=100))
+        asked = [("m/a", 5), ("m/empty", 0), ("m/grew", 4), ("m/kib", 1024), ("m/a", 5)]
+        got = list(blobs.read_many(asked))
+        assert got == [b"alpha", b"", b"01234", read_all(blobs, "m/kib"), b"alpha"]
+        assert list(blobs.read_many([("m/a", 9)])) == [b"alpha"]  # shorter than recorded: as it is
+        assert list(blobs.read_many([])) == []
+
+    def test_read_many_of_a_missing_blob_is_not_found_in_its_turn(self, blobs: BlobStore) -> None:
+        blobs.put("m/a", [b"alpha"])
+        reads = blobs.read_many([("m/a", 5), ("m/gone", 3)])
+        assert next(reads) == b"alpha"
+        with pytest.raises(BlobNotFound):
+            next(reads)
+
     def test_delete_is_idempotent(self, blobs: BlobStore) -> None:
         blobs.put("assets/x/f", [b"1"])
         blobs.delete("assets/x/f")

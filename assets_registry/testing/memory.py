@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from assets_registry.core.blob_keys import read_each
 from assets_registry.core.errors import (
     AssetExists,
     AssetNotFound,
@@ -125,6 +126,9 @@ class MemoryBlobStore:
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         return [key for key in dict.fromkeys(keys) if key not in self._blobs]
+
+    def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
+        return read_each(self.read, items)
 
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)

@@ -19,7 +19,6 @@ from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
 from assets_registry.apps.workers import BundleWorkers
 from assets_registry.core.bundle_export import IncompleteAsset
-from assets_registry.core.errors import BlobNotFound
 from tests.http.test_rest import assert_problem
 from tests.stacks import run_jobs, stored_keys
 
@@ -184,7 +183,7 @@ def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
             assert key is not None
             services.blobs.delete(key)
 
-    with pytest.raises(BlobNotFound):
+    with pytest.raises(IncompleteAsset, match="vanished"):
         consume(download.chunks(), received, after_first=delete_every_blob)
     assert len(received) < download.size
 

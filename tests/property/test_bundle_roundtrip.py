@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
+from assets_registry.core.bundle_frames import MIN_MEMBERS
 from assets_registry.core.bundles import Bundles
 from assets_registry.core.registry import Registry
 
@@ -63,9 +64,16 @@ def make_bundle(files: dict[str, bytes], method: int, wrap: bool) -> bytes:
     return buffer.getvalue()
 
 
+def _with_many(files: dict[str, bytes], many: int) -> dict[str, bytes]:
+    """``many`` more small files, in their own folder, so the archive is one that keeps frames."""
+    return files | {f"many/f{n:03}.txt": str(n).encode() * (n % 7) for n in range(many)}
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(files=bundles_strategy, method=methods, wrap=st.booleans())
-def test_download_gives_back_what_was_uploaded(files: dict[str, bytes], method: int, wrap: bool) -> None:
+@given(files=bundles_strategy, method=methods, wrap=st.booleans(), many=st.sampled_from([0, 0, MIN_MEMBERS]))
+def test_download_gives_back_what_was_uploaded(files: dict[str, bytes], method: int, wrap: bool, many: int) -> None:
+    """Twice: the second download of an asset of many files is spliced from the first's frames."""
+    files = _with_many(files, many) if many and "many" not in {n.split("/")[0] for n in files} else files
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = SqliteMetadataStore(root / "registry.db")
@@ -80,6 +88,9 @@ def test_download_gives_back_what_was_uploaded(files: dict[str, bytes], method: 
             download = bundles.export("round-trip")
             archive_bytes = b"".join(download.chunks())
             assert len(archive_bytes) == download.size
+            again = bundles.export("round-trip")
+            assert again.size == download.size
+            assert b"".join(again.chunks()) == archive_bytes
             archive = zipfile.ZipFile(io.BytesIO(archive_bytes))
             assert archive.testzip() is None
             names = archive.namelist()

@@ -36,7 +36,7 @@ from assets_registry.adapters.ceph.segments import (
     segment_name,
 )
 from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
-from assets_registry.core.blob_keys import missing_by_listing
+from assets_registry.core.blob_keys import missing_by_listing, read_each
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -201,6 +201,9 @@ class CephBlobStore:
         name = self._name(key)
         headers = self._pool.call(lambda c: c.head_object(self.config.container, name), key)
         return self._info(key, int(headers.get("content-length", 0)), headers.get(SHA256_HEADER.lower()))
+
+    def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
+        return read_each(self.read, items)
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A container listing per folder instead of a HEAD per key."""

@@ -24,7 +24,7 @@ from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
 from assets_registry.adapters.s3.config import S3Config
 from assets_registry.adapters.s3.failures import OUT_OF_RANGE, error_code, translated, unavailable
 from assets_registry.adapters.s3.uploads import StreamingUpload
-from assets_registry.core.blob_keys import missing_by_listing
+from assets_registry.core.blob_keys import missing_by_listing, read_each
 from assets_registry.core.errors import BlobNotFound, ConfigurationError, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -197,6 +197,9 @@ class S3BlobStore:
         with translated(self.bucket, key):
             answer = self._client.head_object(Bucket=self.bucket, Key=object_key)
         return self._info(key, int(answer["ContentLength"]))
+
+    def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
+        return read_each(self.read, items)
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A listing per folder (a thousand names a request) instead of a HEAD per key."""
