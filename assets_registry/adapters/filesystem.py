@@ -44,6 +44,10 @@ _PLAIN_KEY = re.compile(
 )
 
 
+_PLAIN_NAME = re.compile(r"(?!\.\.?$)[ -.0-\[\]-~]{1,255}")
+"""A blob's own name (the key's last segment) in plain ASCII, as ``_PLAIN_KEY`` takes it."""
+
+
 def key_problem(key: str) -> str | None:
     """Why ``key`` cannot name a blob (a relative ``a/b/c`` path), or None if it can.
 
@@ -209,8 +213,10 @@ class FilesystemBlobStore:
         """One directory listing per folder; a key that is a symbolic link is checked on its own."""
         gone: set[str] = set()
         for folder, names in by_folder(keys).items():
-            for key in names:
-                self._path(key)  # the key's checks: refused keys raise, as ``stat`` would
+            self._path(names[0])  # the key's checks: refused keys raise, as ``stat`` would
+            for key in names[1:]:
+                if not (folder and len(key) <= 2048 and _PLAIN_NAME.fullmatch(key, len(folder))):
+                    self._path(key)  # the folder's checks were made with the first key
             try:
                 entries = {e.name: e for e in os.scandir(f"{self._root}/{folder}")}
             except (FileNotFoundError, NotADirectoryError):
@@ -225,29 +231,62 @@ class FilesystemBlobStore:
         return [key for key in dict.fromkeys(keys) if key in gone]
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
-        """A read per blob, straight: no stream or file object each (for 10,000 files of 1 KiB,
-        6 against 15 us a file). A blob that is a symbolic link goes through ``read``."""
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a FIFO put in the root must not block
-        for key, size in items:
+        """A read per blob, straight: no stream or file object each, and each folder opened
+        once (for 10,000 files of 1 KiB, 6 against 15 us a file). On this one thread: reader
+        threads were slower here (0.13 to 0.2 against 0.11 s for those files), the GIL
+        changing hands at every call."""
+        folders: dict[str, int] = {}
+        try:
+            for key, size in items:
+                yield self._read_whole(key, size, folders)
+        finally:
+            for fd in folders.values():
+                os.close(fd)
+
+    def _read_whole(self, key: str, size: int, folders: dict[str, int]) -> bytes:
+        """At most ``size + 1`` bytes of a blob, opened in its folder (``folders``: those open).
+
+        A key in a folder already open, with a plain name, needs no checks of its own: the
+        folder's were made when it was opened. A blob that is a symbolic link goes through
+        ``read``, which follows it only inside the root.
+        """
+        folder, _, name = key.rpartition("/")
+        folder_fd = folders.get(folder)
+        if folder_fd is None or not _PLAIN_NAME.fullmatch(name):
             path = self._path(key)
+            if not folder:
+                return self._read_at(key, size, path, None)
+        if folder_fd is None:
             try:
-                fd = os.open(path, flags)
+                folder_fd = os.open(path[: path.rfind("/")], os.O_RDONLY | os.O_DIRECTORY)
             except (FileNotFoundError, NotADirectoryError):
                 raise BlobNotFound(key) from None
-            except OSError as exc:
-                if exc.errno != errno.ELOOP:
-                    raise
-                yield b"".join(self.read(key, 0, size + 1))
-                continue
-            try:
-                data = os.read(fd, size + 1)
-                while len(data) < size and (more := os.read(fd, size + 1 - len(data))):
-                    data += more  # a short read before the recorded size: make sure it is the end
-            except IsADirectoryError:
-                raise BlobNotFound(key) from None
-            finally:
-                os.close(fd)
-            yield data
+            if len(folders) >= 64:
+                for fd in folders.values():
+                    os.close(fd)
+                folders.clear()
+            folders[folder] = folder_fd
+        return self._read_at(key, size, name, folder_fd)
+
+    def _read_at(self, key: str, size: int, path: str, folder_fd: int | None) -> bytes:
+        try:
+            # O_NONBLOCK: a FIFO put in the root must not block the read.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return b"".join(self.read(key, 0, size + 1))
+        try:
+            data = os.read(fd, size + 1)
+            while len(data) < size and (more := os.read(fd, size + 1 - len(data))):
+                data += more  # a short read before the recorded size: make sure it is the end
+        except IsADirectoryError:
+            raise BlobNotFound(key) from None
+        finally:
+            os.close(fd)
+        return data
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -122,6 +122,18 @@ class BlobStoreContract:
         with pytest.raises(BlobNotFound):
             next(reads)
 
+    def test_read_many_of_many_blobs_keeps_their_order_and_fails_in_turn(self, blobs: BlobStore) -> None:
+        """Enough blobs that stores reading ahead in batches use several batches."""
+        asked = [(f"many/{n:03}", n * 7) for n in range(150)]
+        for key, size in asked:
+            if key != "many/140":
+                blobs.put(key, [key.encode() * size])
+        got = blobs.read_many(asked)
+        for key, size in asked[:140]:
+            assert next(got) == (key.encode() * size)[: size + 1]
+        with pytest.raises(BlobNotFound):
+            next(got)
+
     def test_delete_is_idempotent(self, blobs: BlobStore) -> None:
         blobs.put("assets/x/f", [b"1"])
         blobs.delete("assets/x/f")

@@ -254,6 +254,29 @@ def test_a_blob_that_is_a_symbolic_link_is_followed_only_inside_the_root(tmp_pat
     assert outside.read_bytes() == b"secret"
 
 
+def test_read_many_follows_symbolic_links_only_inside_the_root(tmp_path: Path) -> None:
+    """Blobs read in a folder opened once: a link in that folder, or a linked folder, is
+    judged as ``read`` judges it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    blobs = FilesystemBlobStore(tmp_path / "blobs")
+    blobs.put("d/real", [b"inside"])
+    os.symlink(outside / "secret", tmp_path / "blobs" / "d" / "leak")
+    os.symlink(tmp_path / "blobs" / "d" / "real", tmp_path / "blobs" / "d" / "alias")
+    os.symlink(outside, tmp_path / "blobs" / "linked")
+    assert list(blobs.read_many([("d/real", 6), ("d/alias", 6)])) == [b"inside", b"inside"]
+    for key in ("d/leak", "linked/secret"):
+        reads = blobs.read_many([("d/real", 6), (key, 6)])
+        assert next(reads) == b"inside"
+        with pytest.raises(InvalidBlobKey):
+            next(reads)
+    os.mkfifo(tmp_path / "blobs" / "d" / "fifo")
+    assert list(blobs.read_many([("d/fifo", 3)])) == [b""]  # never blocks
+    with pytest.raises(BlobNotFound):
+        list(blobs.read_many([("d", 3)]))  # a folder is no blob
+
+
 def test_urls_that_decode_to_hostile_keys_lead_nowhere(tmp_path: Path) -> None:
     blobs = FilesystemBlobStore(tmp_path / "blobs")
     prefix = (tmp_path / "blobs").resolve().as_uri()

@@ -36,7 +36,8 @@ from assets_registry.adapters.ceph.segments import (
     segment_name,
 )
 from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
-from assets_registry.core.blob_keys import missing_by_listing, read_each
+from assets_registry.core.blob_batches import read_ahead
+from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -203,7 +204,11 @@ class CephBlobStore:
         return self._info(key, int(headers.get("content-length", 0)), headers.get(SHA256_HEADER.lower()))
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
-        return read_each(self.read, items)
+        """A few GETs in flight at once: each small blob is mostly a round trip."""
+        return read_ahead(self._read_whole, items)
+
+    def _read_whole(self, key: str, size: int) -> bytes:
+        return b"".join(self.read(key, 0, size + 1))
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A container listing per folder instead of a HEAD per key."""

@@ -24,7 +24,8 @@ from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
 from assets_registry.adapters.s3.config import S3Config
 from assets_registry.adapters.s3.failures import OUT_OF_RANGE, error_code, translated, unavailable
 from assets_registry.adapters.s3.uploads import StreamingUpload
-from assets_registry.core.blob_keys import missing_by_listing, read_each
+from assets_registry.core.blob_batches import read_ahead
+from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BlobNotFound, ConfigurationError, InvalidInput
 from assets_registry.core.ports import BlobInfo
 
@@ -199,7 +200,11 @@ class S3BlobStore:
         return self._info(key, int(answer["ContentLength"]))
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
-        return read_each(self.read, items)
+        """A few GETs in flight at once: each small blob is mostly a round trip."""
+        return read_ahead(self._read_whole, items)
+
+    def _read_whole(self, key: str, size: int) -> bytes:
+        return b"".join(self.read(key, 0, size + 1))
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A listing per folder (a thousand names a request) instead of a HEAD per key."""
