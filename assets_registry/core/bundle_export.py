@@ -8,16 +8,18 @@ size and CRC-32 as they stream; a blob that changed or vanished stops the stream
 client sees a transfer shorter than its ``Content-Length`` instead of an archive that
 looks whole.
 
-Small members (up to ``BUFFERED_MEMBER_BYTES``) are handed to stream-zip's buffered
-``NO_COMPRESSION_64``, which writes the very same headers: its streamed form, told the
-size and CRC-32 in advance, defines a Python class per member, which cost more than
-reading a 1 KiB file (44 against 16 us a member). Their check is ours, made before
-stream-zip writes anything of the member.
+An archive of few members is built by stream-zip each time; small members go in its
+buffered ``NO_COMPRESSION_64``, which writes the very same headers as the streamed form
+(told the size and CRC-32 in advance, that form defines a Python class per member: 44
+against 16 us a member), with our check before stream-zip writes anything of the member.
+An archive of many members is built by stream-zip once and its frames kept
+(``bundle_frames``); later downloads splice them between the files' bytes.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -80,6 +82,8 @@ class BundleDownload:
     size: int
     _make: Callable[[], Iterator[bytes]]
     members: int = 0
+    digest: str = ""
+    """SHA-256 of its ``asset.json``, which fixes every byte of the archive (an ETag)."""
     keeps_frames: bool = False
     """Sending it whole stores its frames (``bundle_frames``), for the downloads after it."""
 
@@ -113,7 +117,8 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     asset_id = stored.asset_id
     manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
     files = document.get("files", [])
-    key = frames_key(manifest) if worth_frames(len(files) + 1) else None
+    digest = hashlib.sha256(manifest).hexdigest()
+    key = frames_key(digest) if worth_frames(len(files) + 1) else None
     frames = read_frames(blobs, key) if key else None
     if frames is not None:
         if gone := blobs.missing(frames.keys):
@@ -121,7 +126,7 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
             raise IncompleteAsset(asset_id, f"its file {name} is missing from the blob store")
         size = frames.archive_size(manifest)
         chunks = partial(replay, frames, manifest, blobs)
-        return BundleDownload(asset_id, stored.revision, size, chunks, len(frames.keys) + 1)
+        return BundleDownload(asset_id, stored.revision, size, chunks, len(frames.keys) + 1, digest)
     entries = [(entry, _key(asset_id, entry, blobs)) for entry in files]
     missing = set(blobs.missing([key for _entry, key in entries]))
     members = [ExportMember(ASSET_JSON, len(manifest), crc32(manifest), ZIP_EPOCH, partial(iter, [manifest]))]
@@ -134,10 +139,10 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
     size = _framing(names) + sum(m.size for m in members)
     if key is None:
-        return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members), len(members))
+        return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members), len(members), digest)
     keys = [blob_key for _entry, blob_key in entries]
     chunks = partial(_zipped_and_kept, members, keys, blobs, key)
-    return BundleDownload(asset_id, stored.revision, size, chunks, len(members), keeps_frames=True)
+    return BundleDownload(asset_id, stored.revision, size, chunks, len(members), digest, keeps_frames=True)
 
 
 def _zipped(members: list[ExportMember]) -> Iterator[bytes]:

@@ -22,7 +22,6 @@ size and CRC-32, and keeps no frames if it does not.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import struct
 import tempfile
@@ -86,8 +85,9 @@ class Frames:
         return sum(self.index.lengths) + len(manifest) + sum(self.index.sizes)
 
 
-def frames_key(manifest: bytes) -> str:
-    return FRAMES_PREFIX + hashlib.sha256(manifest).hexdigest()
+def frames_key(manifest_sha256: str) -> str:
+    """Where the frames for the ``asset.json`` of this SHA-256 (hex) are kept."""
+    return FRAMES_PREFIX + manifest_sha256
 
 
 def worth_frames(members: int) -> bool:

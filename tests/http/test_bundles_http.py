@@ -152,6 +152,22 @@ def test_download_streams_the_asset_as_a_zip_with_exact_headers(client: testing.
     assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())
 
 
+def test_the_downloads_etag_follows_the_archives_bytes_not_the_revision(
+    client: testing.TestClient, services: Services
+) -> None:
+    """Deleted and uploaded again with other files, the asset is at revision 1 again: its
+    archive's ETag must still differ."""
+    upload(client, bundle_bytes(files={"a.bin": b"first"}))
+    run_jobs(services)
+    first = client.simulate_head("/zip/download/zip-1").headers["etag"]
+    assert client.simulate_get("/zip/download/zip-1").headers["etag"] == first
+    assert client.simulate_delete("/assets/zip-1").status_code == 200
+    upload(client, bundle_bytes(files={"a.bin": b"other"}))
+    run_jobs(services)
+    again = client.simulate_head("/zip/download/zip-1").headers["etag"]
+    assert again.startswith('"zip-') and again != first
+
+
 def test_download_of_an_unknown_asset_is_404(client: testing.TestClient) -> None:
     assert_problem(client.simulate_get("/zip/download/nope"), 404, "asset_not_found")
     assert client.simulate_head("/zip/download/nope").status_code == 404

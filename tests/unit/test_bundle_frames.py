@@ -7,6 +7,7 @@ stop a download before its end, never yield an archive that looks whole.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -74,6 +75,10 @@ def manifest_of(bundles: Bundles) -> bytes:
     return zipfile.ZipFile(io.BytesIO(download(bundles))).read("asset.json")
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def no_stream_zip(*_args: object, **_kwargs: object) -> Iterator[bytes]:
     raise AssertionError("stream-zip ran: the kept frames were not used")
 
@@ -91,7 +96,7 @@ def blob_key(bundles: Bundles, name: str) -> str:
 
 
 def forget_frames(bundles: Bundles) -> None:
-    bundles.blobs.delete(frames_key(manifest_of(bundles)))
+    bundles.blobs.delete(frames_key(sha256(manifest_of(bundles))))
 
 
 def test_the_spliced_archive_is_stream_zips_byte_for_byte(bundles: Bundles, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +104,7 @@ def test_the_spliced_archive_is_stream_zips_byte_for_byte(bundles: Bundles, monk
     register(bundles, files)
     forget_frames(bundles)
     built = download(bundles)
-    assert read_frames(bundles.blobs, frames_key(zipfile.ZipFile(io.BytesIO(built)).read("asset.json")))
+    assert read_frames(bundles.blobs, frames_key(sha256(zipfile.ZipFile(io.BytesIO(built)).read("asset.json"))))
     monkeypatch.setattr(bundle_export, "stream_zip", no_stream_zip)
     spliced = download(bundles)
     assert spliced == built
@@ -122,7 +127,7 @@ def test_the_upload_job_keeps_the_frames_of_an_asset_of_many_small_files(
 
 def test_an_archive_of_few_members_keeps_no_frames(bundles: Bundles) -> None:
     register(bundles, {f"f{n}": b"x" for n in range(MIN_MEMBERS - 2)})  # with asset.json: one short
-    assert read_frames(bundles.blobs, frames_key(manifest_of(bundles))) is None
+    assert read_frames(bundles.blobs, frames_key(sha256(manifest_of(bundles)))) is None
 
 
 def test_frames_never_serve_changed_metadata(bundles: Bundles) -> None:
@@ -133,14 +138,14 @@ def test_frames_never_serve_changed_metadata(bundles: Bundles) -> None:
     manifest = zipfile.ZipFile(io.BytesIO(after)).read("asset.json")
     assert json.loads(manifest)["asset_version"] == "v2"
     assert after != before
-    assert read_frames(bundles.blobs, frames_key(manifest)) is not None  # kept anew for the new metadata
+    assert read_frames(bundles.blobs, frames_key(sha256(manifest))) is not None  # kept anew for the new metadata
     assert download(bundles) == after
 
 
 def test_damaged_frames_stop_the_download_before_its_end(bundles: Bundles) -> None:
     register(bundles, many_files())
     built = download(bundles)
-    key = frames_key(zipfile.ZipFile(io.BytesIO(built)).read("asset.json"))
+    key = frames_key(sha256(zipfile.ZipFile(io.BytesIO(built)).read("asset.json")))
     root = Path(str(bundles.blobs.root))  # type: ignore[attr-defined]
     frames = bytearray((root / key).read_bytes())
     frames[-30] ^= 0xFF  # in the central directory: the archive's last bytes
@@ -155,7 +160,7 @@ def test_damaged_frames_stop_the_download_before_its_end(bundles: Bundles) -> No
 def test_frames_with_a_damaged_index_are_not_used(bundles: Bundles) -> None:
     register(bundles, many_files())
     built = download(bundles)
-    key = frames_key(zipfile.ZipFile(io.BytesIO(built)).read("asset.json"))
+    key = frames_key(sha256(zipfile.ZipFile(io.BytesIO(built)).read("asset.json")))
     root = Path(str(bundles.blobs.root))  # type: ignore[attr-defined]
     frames = bytearray((root / key).read_bytes())
     frames[60] ^= 0xFF  # in the index
@@ -208,13 +213,13 @@ def test_an_abandoned_download_keeps_no_frames(bundles: Bundles) -> None:
     assert isinstance(chunks, Generator)
     next(chunks)
     chunks.close()  # the client went away
-    assert read_frames(bundles.blobs, frames_key(manifest)) is None
+    assert read_frames(bundles.blobs, frames_key(sha256(manifest))) is None
 
 
 def test_the_upload_job_leaves_the_frames_of_large_files_to_the_first_download(bundles: Bundles) -> None:
     """Reading a bundle of large files once more would slow its upload for little."""
     register(bundles, {f"f{n:03}": os.urandom(100_000) for n in range(MIN_MEMBERS)})
-    key = frames_key(manifest_of(bundles))  # this download keeps them
+    key = frames_key(sha256(manifest_of(bundles)))  # this download keeps them
     bundles.blobs.delete(key)
     register_again = bundles.registry.get("many")
     assert register_again.document["files"]
