@@ -41,6 +41,7 @@ from assets_registry.core.bundle_frames import (
     FramesDamaged,
     MemberChanged,
     frames_key,
+    may_have_frames,
     read_frames,
     replay,
     worth_frames,
@@ -118,7 +119,7 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
     files = document.get("files", [])
     digest = hashlib.sha256(manifest).hexdigest()
-    key = frames_key(digest) if worth_frames(len(files) + 1) else None
+    key = frames_key(digest) if may_have_frames(len(files) + 1) else None
     frames = read_frames(blobs, key) if key else None
     if frames is not None:
         if gone := blobs.missing(frames.keys):
@@ -138,7 +139,7 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     if len(set(names)) != len(names):
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
     size = _framing(names) + sum(m.size for m in members)
-    if key is None:
+    if key is None or not worth_frames(len(members), size):
         return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members), len(members), digest)
     keys = [blob_key for _entry, blob_key in entries]
     chunks = partial(_zipped_and_kept, members, keys, blobs, key)

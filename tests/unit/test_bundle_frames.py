@@ -130,6 +130,12 @@ def test_an_archive_of_few_members_keeps_no_frames(bundles: Bundles) -> None:
     assert read_frames(bundles.blobs, frames_key(sha256(manifest_of(bundles)))) is None
 
 
+def test_an_archive_of_large_files_keeps_no_frames(bundles: Bundles) -> None:
+    """Where the bytes take far longer than the headers, frames would save nothing."""
+    register(bundles, {f"f{n:03}": b"" for n in range(MIN_MEMBERS - 1)} | {"big": bytes((MIN_MEMBERS + 8) << 20)})
+    assert read_frames(bundles.blobs, frames_key(sha256(manifest_of(bundles)))) is None
+
+
 def test_frames_never_serve_changed_metadata(bundles: Bundles) -> None:
     register(bundles, many_files())
     before = download(bundles)
