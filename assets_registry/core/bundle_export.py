@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import msgspec
 from isal.isal_zlib import crc32
@@ -72,6 +73,8 @@ class ExportMember:
     crc32: int
     modified: datetime
     chunks: Callable[[], Iterable[bytes]]
+    key: str | None = None
+    """The file's blob (None for ``asset.json``): small ones are read with ``read_many``."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     """
     document = stored.document
     asset_id = stored.asset_id
-    manifest = msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
+    manifest = manifest_of(document)
     files = document.get("files", [])
     digest = hashlib.sha256(manifest).hexdigest()
     key = frames_key(digest) if may_have_frames(len(files) + 1) else None
@@ -140,30 +143,35 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
         raise IncompleteAsset(asset_id, f"a file is named {ASSET_JSON}, which the archive keeps for the metadata")
     size = _framing(names) + sum(m.size for m in members)
     if key is None or not worth_frames(len(members), size):
-        return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members), len(members), digest)
+        return BundleDownload(asset_id, stored.revision, size, partial(_zipped, members, blobs), len(members), digest)
     keys = [blob_key for _entry, blob_key in entries]
     chunks = partial(_zipped_and_kept, members, keys, blobs, key)
     return BundleDownload(asset_id, stored.revision, size, chunks, len(members), digest, keeps_frames=True)
 
 
-def _zipped(members: list[ExportMember]) -> Iterator[bytes]:
-    return _coalesced(stream_zip(_entries(members), chunk_size=OUTPUT_CHUNK))
+def manifest_of(document: dict[str, Any]) -> bytes:
+    """The archive's ``asset.json``: the stored document, indented for people to read."""
+    return msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
+
+
+def forget_frames(stored: StoredAsset, blobs: BlobStore) -> None:
+    """Delete the frames kept for this version of an asset, if it could have any."""
+    if may_have_frames(len(stored.document.get("files", [])) + 1):
+        blobs.delete(frames_key(hashlib.sha256(manifest_of(stored.document)).hexdigest()))
+
+
+def _zipped(members: list[ExportMember], blobs: BlobStore) -> Iterator[bytes]:
+    return _coalesced(stream_zip(_entries(members, blobs), chunk_size=OUTPUT_CHUNK))
 
 
 def _zipped_and_kept(members: list[ExportMember], keys: list[str], blobs: BlobStore, key: str) -> Iterator[bytes]:
-    """The archive by stream-zip, its frames kept aside and stored once it is whole.
-
-    Every member goes in the streamed form, told its size and CRC-32: stream-zip then asks
-    for a member's bytes only once all bytes before them are out, which is how the frames
-    are told apart from the data.
-    """
-    capture = Capture([m.size for m in members], [m.crc32 for m in members])
-
-    def data(member: ExportMember) -> Iterator[bytes]:
-        capture.member_starts()
-        yield from member.chunks()
-
-    entries = ((m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), data(m)) for m in members)
+    """The archive by stream-zip, as ``_zipped``; its frames are kept aside and stored once it is whole."""
+    starts, position = [], 0
+    for m in members:
+        position += _local_header_length(len(m.name.encode()))
+        starts.append(position)
+        position += m.size
+    capture = Capture(starts, [m.size for m in members], [m.crc32 for m in members])
 
     def seen(chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:  # as stream-zip hands them out, before they are gathered for sending
@@ -171,11 +179,27 @@ def _zipped_and_kept(members: list[ExportMember], keys: list[str], blobs: BlobSt
             yield chunk
 
     try:
-        yield from _coalesced(seen(stream_zip(entries, chunk_size=OUTPUT_CHUNK)))
+        yield from _coalesced(seen(stream_zip(_entries(members, blobs), chunk_size=OUTPUT_CHUNK)))
     except BaseException:
         capture.discard()
         raise
     capture.save(blobs, key, keys)
+
+
+@functools.cache
+def _local_header_length(name_length: int) -> int:
+    """Bytes before a member's data, for a name of this many bytes: measured on an empty
+    member, by when stream-zip asks for its (streamed) bytes: only after all before them."""
+    position, asked = 0, []
+
+    def data() -> Iterator[bytes]:
+        asked.append(position)
+        yield from ()
+
+    member = ("n" * name_length, ZIP_EPOCH, _FILE_MODE, NO_COMPRESSION_64(0, 0), data())
+    for chunk in stream_zip([member], chunk_size=OUTPUT_CHUNK):
+        position += len(chunk)
+    return asked[0]
 
 
 def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -218,7 +242,7 @@ def _member(entry: dict[str, object], key: str, blobs: BlobStore) -> ExportMembe
         crc = _crc_of(blobs, key)
     assert isinstance(size, int) and isinstance(crc, int)
     modified = _parse_modified(facts.get("modified"))
-    return ExportMember(str(entry["asset_file_id"]), size, crc, modified, partial(blobs.read, key))
+    return ExportMember(str(entry["asset_file_id"]), size, crc, modified, partial(blobs.read, key), key)
 
 
 def _is_int(value: object) -> bool:
@@ -266,18 +290,32 @@ def _parse_modified(value: object) -> datetime:
     return ZIP_EPOCH
 
 
-def _entries(members: Iterable[ExportMember]) -> Iterator[MemberFile]:
+def _entries(members: list[ExportMember], blobs: BlobStore | None = None) -> Iterator[MemberFile]:
+    """stream-zip's members: small files read whole, in one ``read_many`` pass; large ones streamed."""
+    small = (
+        blobs.read_many((m.key, m.size) for m in members if m.key is not None and m.size <= BUFFERED_MEMBER_BYTES)
+        if blobs is not None
+        else iter(())
+    )
     for m in members:
-        if m.size <= BUFFERED_MEMBER_BYTES:
-            yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64, _checked(m)
-        else:
+        if m.size > BUFFERED_MEMBER_BYTES:
             yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64(m.size, m.crc32), _lazy(m.chunks)
+        elif m.key is not None and blobs is not None:
+            yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64, _whole(m, small)
+        else:
+            yield m.name, m.modified, _FILE_MODE, NO_COMPRESSION_64, _checked(m.chunks(), m)
 
 
-def _checked(member: ExportMember) -> Iterator[bytes]:
-    """The member's bytes, opened when stream-zip reaches it; raise at the end if they changed."""
+def _whole(member: ExportMember, small: Iterator[bytes]) -> Iterator[bytes]:
+    """A small file's bytes, read when stream-zip reaches it."""
+    yield from _checked([next(small)], member)
+
+
+def _checked(chunks: Iterable[bytes], member: ExportMember) -> Iterator[bytes]:
+    """The member's bytes; raise at their end if they are not those recorded (for a buffered
+    member: before stream-zip writes any of it)."""
     size = crc = 0
-    for chunk in member.chunks():
+    for chunk in chunks:
         size += len(chunk)
         if size > member.size:
             raise MemberChanged(member.name)

@@ -14,10 +14,10 @@ they can never be used with other metadata: an update or a new asset of the same
 new digest. A frames blob carries a CRC-32 of its index and of its frames; a download that
 finds the frames damaged stops before the end of the archive, as for a changed file.
 
-Where the member boundaries lie is learned from stream-zip's laziness: with sizes and
-CRC-32s given up front, it asks for a member's bytes only after it has handed out all bytes
-before them. ``capture`` checks that what it took for each member's data has the member's
-size and CRC-32, and keeps no frames if it does not.
+Where each member's data begins is known before the first byte, as the archive's length
+is: a local header's length depends only on the name's length, and is measured once per
+name length on an empty member run through stream-zip. ``Capture`` checks that the bytes
+it takes for each member's data have the member's CRC-32, and keeps no frames if not.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import struct
 import tempfile
-from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -139,54 +138,52 @@ def _read_exactly(blobs: BlobStore, key: str, start: int, length: int) -> bytes 
 class Capture:
     """Copies aside the bytes of a stream-zip run that are not member data.
 
-    ``member_starts()`` is called when stream-zip asks for a member's bytes (everything
-    before them has been ``seen`` by then); ``seen`` gets every output chunk in order.
+    ``starts`` are where each member's data begins in the archive (``sizes`` long, with
+    those ``crcs``); ``seen`` gets every output chunk in order. Each member's data, as cut
+    out of the output, must have its CRC-32, or no frames are kept.
     """
 
-    def __init__(self, sizes: Sequence[int], crcs: Sequence[int]) -> None:
+    def __init__(self, starts: Sequence[int], sizes: Sequence[int], crcs: Sequence[int]) -> None:
+        self.starts = starts
         self.sizes = sizes
         self.crcs = crcs
-        self.starts: list[int] = []
         self.position = 0
         self.frames: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
         self.frames_crc = 0
         self.sound = True
-        self._open: deque[list[int]] = deque()  # [start, end, crc so far, expected crc] of member data
-
-    def member_starts(self) -> None:
-        n = len(self.starts)
-        self.starts.append(self.position)
-        self._open.append([self.position, self.position + self.sizes[n], 0, self.crcs[n]])
+        self._next = 0  # the member whose data comes next (or is under way)
+        self._crc = 0  # of that member's data so far
 
     def seen(self, chunk: bytes) -> None:
         begin, end = self.position, self.position + len(chunk)
         cursor = begin
         view = memoryview(chunk)
-        while cursor < end:
-            if self._open and self._open[0][0] <= cursor:
-                data = self._open[0]
-                stop = min(data[1], end)
-                data[2] = crc32(view[cursor - begin : stop - begin], data[2])
+        members = len(self.starts)
+        while cursor < end or (self._next < members and self.starts[self._next] + self.sizes[self._next] == cursor):
+            n = self._next
+            data_start = self.starts[n] if n < members else end
+            if cursor < data_start:  # frame bytes up to the next member's data
+                stop = min(data_start, end)
+                piece = view[cursor - begin : stop - begin]
+                self.frames.write(piece)
+                self.frames_crc = crc32(piece, self.frames_crc)
                 cursor = stop
-                if stop == data[1]:
-                    self.sound = self.sound and data[2] == data[3]
-                    self._open.popleft()
                 continue
-            stop = min(self._open[0][0], end) if self._open else end
-            self._keep(view[cursor - begin : stop - begin])
+            data_end = data_start + self.sizes[n]
+            stop = min(data_end, end)
+            self._crc = crc32(view[cursor - begin : stop - begin], self._crc)
             cursor = stop
-        while self._open and self._open[0][0] == self._open[0][1] <= end:  # empty members
-            self.sound = self.sound and self._open.popleft()[3] == 0
+            if stop == data_end:
+                self.sound = self.sound and self._crc == self.crcs[n]
+                self._next, self._crc = n + 1, 0
+            else:
+                break
         self.position = end
 
-    def _keep(self, frame: memoryview) -> None:
-        self.frames.write(frame)
-        self.frames_crc = crc32(frame, self.frames_crc)
-
     def save(self, blobs: BlobStore, key: str, keys: list[str]) -> None:
-        """Store the frames, if the run went to its end and every boundary checked out."""
+        """Store the frames, if the run went to its end and every member's data checked out."""
         try:
-            if not self.sound or self._open or len(self.starts) != len(self.sizes):
+            if not self.sound or self._next != len(self.starts):
                 log.warning("zip frames for %s were not kept: the member boundaries did not check out", key)
                 return
             ends = [start + size for start, size in zip(self.starts, self.sizes, strict=True)]

@@ -21,12 +21,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from assets_registry.core.bundle_early_unpack import EarlyUnpack, file_key, manifest_key
-from assets_registry.core.bundle_export import BundleDownload, export_bundle
+from assets_registry.core.bundle_export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundle_frames import worth_keeping_at_upload
 from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost
 from assets_registry.core.bundle_rules import BundleLimits, BundleRejected, plan_bundle
 from assets_registry.core.errors import BackendUnavailable, InvalidInput
-from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, UploadJob, failed
+from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
 from assets_registry.core.registry import Registry
 
 log = logging.getLogger("assets_registry.bundles")
@@ -67,6 +67,7 @@ class Bundles:
         self.job_settings = job_settings or JobSettings()
         self.early_unpack = early_unpack
         self.ingest = BundleIngest(registry, blobs, self.limits)
+        registry.on_replaced(self._forget_frames)
 
     # -- the upload side ----------------------------------------------------------------
 
@@ -179,6 +180,13 @@ class Bundles:
 
     def export(self, asset_id: str) -> BundleDownload:
         return export_bundle(self.registry.get(asset_id), self.blobs)
+
+    def _forget_frames(self, old: StoredAsset) -> None:
+        """A version of an asset was updated or deleted: its download's frames can go."""
+        try:
+            forget_frames(old, self.blobs)
+        except Exception:
+            log.warning("the ZIP frames of %s could not be deleted; they are left behind", old.asset_id, exc_info=True)
 
 
 class _Received:

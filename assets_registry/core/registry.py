@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -40,6 +40,20 @@ class Registry:
         self.validators = tuple(validators)
         self.page_limits = page_limits or PageLimits()
         self.filter_limits = filter_limits or FilterLimits()
+        self._replaced: list[Callable[[StoredAsset], None]] = []
+
+    def on_replaced(self, listener: Callable[[StoredAsset], None]) -> None:
+        """Call ``listener`` with the stored asset an update or delete has just replaced.
+
+        For what is derived from one version of an asset (the ZIP frames of its download):
+        once that version is gone, it can go too. A listener's failure is its own to log;
+        the write has happened.
+        """
+        self._replaced.append(listener)
+
+    def _replaced_by_write(self, old: StoredAsset) -> None:
+        for listener in self._replaced:
+            listener(old)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -77,14 +91,39 @@ class Registry:
             if _same_json(document, current.document):
                 return current
             try:
-                return self.store.update(asset_id, document, current.revision)
+                updated = self.store.update(asset_id, document, current.revision)
             except RevisionMismatch:
                 if expected_revision is not None:
                     raise
+                continue
+            self._replaced_by_write(current)
+            return updated
         raise RevisionMismatch(asset_id)
 
     def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
-        self.store.delete(asset_id, expected_revision)
+        """Delete the asset (only at ``expected_revision`` if given: HTTP ``If-Match``).
+
+        With listeners, the version deleted is read first and the delete made at its
+        revision, so that they hear of exactly the version that went.
+        """
+        if not self._replaced:
+            self.store.delete(asset_id, expected_revision)
+            return
+        for attempt in range(_UPDATE_RETRIES):
+            if attempt:
+                _back_off(attempt)
+            current = self.store.get(asset_id)
+            if expected_revision is not None and current.revision != expected_revision:
+                raise RevisionMismatch(asset_id)
+            try:
+                self.store.delete(asset_id, current.revision)
+            except RevisionMismatch:
+                if expected_revision is not None:
+                    raise
+                continue
+            self._replaced_by_write(current)
+            return
+        raise RevisionMismatch(asset_id)
 
     def validate(self, document: Any) -> Asset:
         """The asset a document describes, if the model and every validator accept it."""

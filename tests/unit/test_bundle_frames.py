@@ -148,6 +148,19 @@ def test_frames_never_serve_changed_metadata(bundles: Bundles) -> None:
     assert download(bundles) == after
 
 
+def test_an_update_or_delete_deletes_the_frames_of_the_version_it_replaces(bundles: Bundles) -> None:
+    register(bundles, many_files())
+    first = frames_key(sha256(manifest_of(bundles)))
+    assert read_frames(bundles.blobs, first) is not None
+    bundles.registry.update("many", {"asset_version": "v2"})
+    assert read_frames(bundles.blobs, first) is None
+    second = frames_key(sha256(manifest_of(bundles)))  # kept by this download
+    assert read_frames(bundles.blobs, second) is not None
+    bundles.registry.delete("many")
+    assert read_frames(bundles.blobs, second) is None
+    assert not (Path(str(bundles.blobs.root)) / "zip-frames").exists()  # type: ignore[attr-defined]
+
+
 def test_damaged_frames_stop_the_download_before_its_end(bundles: Bundles) -> None:
     register(bundles, many_files())
     built = download(bundles)
