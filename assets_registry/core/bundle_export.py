@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 import msgspec
 from isal.isal_zlib import crc32
@@ -38,6 +37,7 @@ from stream_zip import (
 )
 
 from assets_registry.core.bundle_frames import (
+    MIN_MEMBERS,
     Capture,
     FramesDamaged,
     MemberChanged,
@@ -117,16 +117,16 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     An asset of many files is sent from its kept frames (``bundle_frames``) if it has them,
     and its frames are kept as it is sent if not.
     """
-    document = stored.document
     asset_id = stored.asset_id
-    manifest = manifest_of(document)
-    files = document.get("files", [])
+    manifest = manifest_of(stored)
     digest = hashlib.sha256(manifest).hexdigest()
-    key = frames_key(digest) if may_have_frames(len(files) + 1) else None
+    key = frames_key(digest) if _may_have_frames(stored, manifest) else None
     frames = read_frames(blobs, key) if key else None
+    document = stored.document if frames is None else {}
+    files = document.get("files", [])
     if frames is not None:
         if gone := blobs.missing(frames.keys):
-            name = _file_of(files, gone[0], blobs)
+            name = _file_of(stored.document.get("files", []), gone[0], blobs)
             raise IncompleteAsset(asset_id, f"its file {name} is missing from the blob store")
         size = frames.archive_size(manifest)
         chunks = partial(replay, frames, manifest, blobs)
@@ -149,15 +149,25 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
     return BundleDownload(asset_id, stored.revision, size, chunks, len(members), digest, keeps_frames=True)
 
 
-def manifest_of(document: dict[str, Any]) -> bytes:
-    """The archive's ``asset.json``: the stored document, indented for people to read."""
-    return msgspec.json.format(msgspec.json.encode(document), indent=2) + b"\n"
+def manifest_of(stored: StoredAsset) -> bytes:
+    """The archive's ``asset.json``: the stored document, indented for people to read (from
+    the store's own JSON text when it has one: the same bytes, without decoding it)."""
+    return msgspec.json.format(stored.json or msgspec.json.encode(stored.document), indent=2) + b"\n"
+
+
+def _may_have_frames(stored: StoredAsset, manifest: bytes) -> bool:
+    """Could the archive have frames kept? Told from the document when it is decoded, else
+    from the text's length, so as not to decode it: 64 files take more than 4 KB of JSON."""
+    if stored.json is not None:
+        return len(manifest) >= MIN_MEMBERS * 64
+    return may_have_frames(len(stored.document.get("files", [])) + 1)
 
 
 def forget_frames(stored: StoredAsset, blobs: BlobStore) -> None:
     """Delete the frames kept for this version of an asset, if it could have any."""
-    if may_have_frames(len(stored.document.get("files", [])) + 1):
-        blobs.delete(frames_key(hashlib.sha256(manifest_of(stored.document)).hexdigest()))
+    manifest = manifest_of(stored)
+    if _may_have_frames(stored, manifest):
+        blobs.delete(frames_key(hashlib.sha256(manifest).hexdigest()))
 
 
 def _zipped(members: list[ExportMember], blobs: BlobStore) -> Iterator[bytes]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import msgspec
+
 if TYPE_CHECKING:
     from assets_registry.core.errors import FieldError
     from assets_registry.core.filters import Filter
@@ -24,16 +26,49 @@ Document = dict[str, Any]
 """An asset's JSON document, as ``core.model.asset_to_document`` makes it."""
 
 
-@dataclass(frozen=True)
 class StoredAsset:
-    """A stored asset document and its revision (1 on insert, +1 on every update)."""
+    """A stored asset document and its revision (1 on insert, +1 on every update).
 
-    document: Document
-    revision: int
+    A store that keeps documents as compact JSON (``msgspec.json.encode``'s) may hand over
+    the text instead (``from_json``): it is decoded only when ``document`` is asked for, and
+    a download of an asset of 10,000 files, which needs only the text, saves decoding and
+    encoding 5 MB again (15-20 ms).
+    """
+
+    __slots__ = ("_document", "_id", "json", "revision")
+
+    def __init__(self, document: Document, revision: int) -> None:
+        self._document: Document | None = document
+        self._id = str(document["asset_id"])
+        self.revision = revision
+        self.json: bytes | None = None
+
+    @classmethod
+    def from_json(cls, json: bytes, revision: int, asset_id: str) -> StoredAsset:
+        stored = cls.__new__(cls)
+        stored._document, stored._id, stored.revision, stored.json = None, asset_id, revision, json
+        return stored
+
+    @property
+    def document(self) -> Document:
+        if self._document is None:
+            assert self.json is not None
+            self._document = msgspec.json.decode(self.json)
+        return self._document
 
     @property
     def asset_id(self) -> str:
-        return str(self.document["asset_id"])
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredAsset):
+            return NotImplemented
+        return (self.document, self.revision) == (other.document, other.revision)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StoredAsset(asset_id={self._id!r}, revision={self.revision})"
 
 
 @dataclass(frozen=True)

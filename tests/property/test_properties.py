@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets_registry.adapters.sqlite import SqliteMetadataStore
+from assets_registry.core.bundle_export import manifest_of
 from assets_registry.core.document_paths import split_path, string_terms
 from assets_registry.core.filters import Filter, compile_filter
 from assets_registry.core.json_values import parse_json
@@ -37,7 +38,7 @@ from assets_registry.core.model import (
     asset_from_document,
     asset_to_document,
 )
-from assets_registry.core.ports import MetadataStore, Page
+from assets_registry.core.ports import MetadataStore, Page, StoredAsset
 from assets_registry.testing.memory import MemoryMetadataStore
 
 # -- (a) valid asset documents -------------------------------------------------------------
@@ -546,3 +547,17 @@ def test_field_level_not_is_the_negation_of_its_operators(
     negative = compile_filter({path: {"$not": condition}})
     for document in documents:
         assert negative.matches(document) is not positive.matches(document)
+
+
+@settings(max_examples=100, deadline=None)
+@given(asset_documents())
+def test_the_downloads_asset_json_is_the_same_from_the_stored_text_or_the_document(document: dict[str, Any]) -> None:
+    """SQLite hands over its JSON text, not decoded; the archive's ``asset.json`` (and so the
+    digest its frames are kept under) must be the bytes the decoded document gives."""
+    with sqlite_store() as store:
+        store.insert(document)
+        stored = store.get(document["asset_id"])
+        assert stored.json is not None
+        from_text = manifest_of(stored)
+        assert from_text == manifest_of(StoredAsset(stored.document, stored.revision))
+        assert msgspec.json.decode(from_text) == document

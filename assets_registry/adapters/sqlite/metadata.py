@@ -110,7 +110,7 @@ class SqliteMetadataStore:
             row = conn.execute("SELECT revision, document FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
         if row is None:
             raise AssetNotFound(asset_id)
-        return StoredAsset(_decode(row[1]), row[0])
+        return StoredAsset.from_json(row[1].encode(), row[0], asset_id)
 
     def find_by_type(self, asset_type: str, limit: int, after: str | None = None) -> Page:
         return self._lookup(Lookup.TYPE, asset_type, limit, after)
