@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from assets_registry.apps.memory import limit_malloc_arenas
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.errors import RegistryError
 from assets_registry.plugins.types import BackendURL
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         return client.download(url, args.asset_id, args.output, args.quiet)
     try:
         settings = _settings(args)
+        if args.command in ("serve", "worker"):
+            limit_malloc_arenas()
         if args.command == "serve":
             from assets_registry.apps.server import serve
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
 from assets_registry.core.bundle_rules import BundleLimits
 from assets_registry.core.bundles import Bundles, JobSettings
@@ -94,6 +95,7 @@ class Container(containers.DeclarativeContainer):
         limits=bundle_limits,
         job_settings=job_settings,
         early_unpack=settings.provided.early_unpack,
+        release_memory=release_free_memory,
     )
     services = providers.Singleton(
         Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles

@@ -13,8 +13,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 Item = tuple[str, int]
 BATCH_FILES = 64
-BATCH_BYTES = 1 << 20
-BATCHES_AHEAD = 6
+BATCH_BYTES = 256 << 10
+BATCHES_AHEAD = 4
+"""At most this many batches wait beside the one being sent: a few MiB, even of 1 MiB files."""
 READERS = 3
 
 

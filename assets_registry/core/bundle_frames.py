@@ -148,7 +148,7 @@ class Capture:
         self.sizes = sizes
         self.crcs = crcs
         self.position = 0
-        self.frames: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
+        self.frames: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
         self.frames_crc = 0
         self.sound = True
         self._next = 0  # the member whose data comes next (or is under way)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from assets_registry.core.bundle_early_unpack import EarlyUnpack, file_key, manifest_key
@@ -59,6 +59,7 @@ class Bundles:
         limits: BundleLimits | None = None,
         job_settings: JobSettings | None = None,
         early_unpack: bool = True,
+        release_memory: Callable[[], None] = lambda: None,
     ) -> None:
         self.registry = registry
         self.blobs = blobs
@@ -66,6 +67,9 @@ class Bundles:
         self.limits = limits or BundleLimits()
         self.job_settings = job_settings or JobSettings()
         self.early_unpack = early_unpack
+        self.release_memory = release_memory
+        """Hands freed memory back to the system (the app's ``malloc_trim``): called between a
+        job's ingest and building its archive's frames, so that the two do not peak together."""
         self.ingest = BundleIngest(registry, blobs, self.limits)
         registry.on_replaced(self._forget_frames)
 
@@ -141,6 +145,7 @@ class Bundles:
         its first download is spliced too. Only a lost lease stops the job here: the asset is
         registered, and a download builds the frames just as well."""
         try:
+            self.release_memory()
             download = self.export(asset_id)
             if download.keeps_frames and worth_keeping_at_upload(download.members, download.size):
                 for _chunk in download.chunks():
