@@ -1,4 +1,5 @@
-"""``BlobStore.read_many`` with reads in flight on a few threads while earlier blobs are sent.
+"""``BlobStore.read_many`` through a store's ``read``: one blob after another (``read_each``),
+or with reads in flight on a few threads while earlier blobs are sent (``read_ahead``).
 
 Reading a small file is mostly waiting on the kernel (or, on S3 and Swift, on a round trip),
 with the GIL released; a few reader threads a little ahead of the sender overlap those
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 Item = tuple[str, int]
+Read = Callable[[str, int, int | None], Iterable[bytes]]
+"""``BlobStore.read``: key, start, length."""
 BATCH_FILES = 64
 BATCH_BYTES = 256 << 10
 BATCHES_AHEAD = 4
@@ -19,23 +22,28 @@ BATCHES_AHEAD = 4
 READERS = 3
 
 
-def read_ahead(read_one: Callable[[str, int], bytes], items: Iterable[Item], readers: int = READERS) -> Iterator[bytes]:
-    """Each blob's bytes by ``read_one(key, size)``, in order, read in batches on ``readers``
-    threads; an error reading a blob is raised in its turn, after the blobs before it."""
+def read_each(read: Read, items: Iterable[Item]) -> Iterator[bytes]:
+    """Each blob whole (at most ``size + 1`` bytes), in order, one after another."""
+    for key, size in items:
+        yield _whole(read, key, size)
+
+
+def read_ahead(read: Read, items: Iterable[Item], readers: int = READERS) -> Iterator[bytes]:
+    """As ``read_each``, read in batches on ``readers`` threads; an error reading a blob is
+    raised in its turn, after the blobs before it."""
     batches = _batches(items)
     first = next(batches, None)
     if first is None:
         return
     second = next(batches, None)
     if second is None:  # one batch: no threads for it
-        for key, size in first:
-            yield read_one(key, size)
+        yield from read_each(read, first)
         return
     with ThreadPoolExecutor(readers, thread_name_prefix="blob-read") as pool:
         pending: deque[Future[list[bytes | BaseException]]] = deque()
         try:
             for batch in _chain(first, second, batches):
-                pending.append(pool.submit(_read_batch, read_one, batch))
+                pending.append(pool.submit(_read_batch, read, batch))
                 if len(pending) > BATCHES_AHEAD:
                     yield from _results(pending.popleft())
             while pending:
@@ -64,11 +72,15 @@ def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
         yield batch
 
 
-def _read_batch(read_one: Callable[[str, int], bytes], batch: list[Item]) -> list[bytes | BaseException]:
+def _whole(read: Read, key: str, size: int) -> bytes:
+    return b"".join(read(key, 0, size + 1))
+
+
+def _read_batch(read: Read, batch: list[Item]) -> list[bytes | BaseException]:
     results: list[bytes | BaseException] = []
     for key, size in batch:
         try:
-            results.append(read_one(key, size))
+            results.append(_whole(read, key, size))
         except Exception as exc:  # raised by the sender when it reaches this blob
             results.append(exc)
             break

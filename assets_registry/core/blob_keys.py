@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from assets_registry.core.errors import BlobNotFound
 from assets_registry.core.ports import BlobInfo
@@ -52,11 +52,3 @@ def blob_exists(stat: Callable[[str], BlobInfo], key: str) -> bool:
     except BlobNotFound:
         return False
     return True
-
-
-def read_each(
-    read: Callable[[str, int, int | None], Iterable[bytes]], items: Iterable[tuple[str, int]]
-) -> Iterator[bytes]:
-    """``BlobStore.read_many`` through ``read``, one blob after another."""
-    for key, size in items:
-        yield b"".join(read(key, 0, size + 1))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -21,6 +21,7 @@ from assets_registry.core.model import Asset, asset_from_document, asset_to_docu
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import MetadataStore, Page, StoredAsset, Validator
 
+_T = TypeVar("_T")
 _UPDATE_RETRIES = 40
 _UPDATE_BACKOFF_SECONDS = 0.002
 _UPDATE_BACKOFF_MAX_SECONDS = 0.05
@@ -80,25 +81,16 @@ class Registry:
                     )
                 ]
             )
-        for attempt in range(_UPDATE_RETRIES):
-            if attempt:
-                _back_off(attempt)
-            current = self.store.get(asset_id)
-            if expected_revision is not None and current.revision != expected_revision:
-                raise RevisionMismatch(asset_id)
-            merged = {**current.document, **changes}
-            document = asset_to_document(self._checked(merged))
+
+        def write(current: StoredAsset) -> StoredAsset:
+            document = asset_to_document(self._checked({**current.document, **changes}))
             if _same_json(document, current.document):
                 return current
-            try:
-                updated = self.store.update(asset_id, document, current.revision)
-            except RevisionMismatch:
-                if expected_revision is not None:
-                    raise
-                continue
+            updated = self.store.update(asset_id, document, current.revision)
             self._replaced_by_write(current)
             return updated
-        raise RevisionMismatch(asset_id)
+
+        return self._on_fresh_version(asset_id, expected_revision, write)
 
     def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
         """Delete the asset (only at ``expected_revision`` if given: HTTP ``If-Match``).
@@ -109,6 +101,16 @@ class Registry:
         if not self._replaced:
             self.store.delete(asset_id, expected_revision)
             return
+
+        def write(current: StoredAsset) -> None:
+            self.store.delete(asset_id, current.revision)
+            self._replaced_by_write(current)
+
+        self._on_fresh_version(asset_id, expected_revision, write)
+
+    def _on_fresh_version(self, asset_id: str, expected_revision: int | None, write: Callable[[StoredAsset], _T]) -> _T:
+        """``write`` the stored version, at its revision; if another write got there first, again
+        on the fresh version (with backoff), unless ``expected_revision`` pins the version."""
         for attempt in range(_UPDATE_RETRIES):
             if attempt:
                 _back_off(attempt)
@@ -116,13 +118,10 @@ class Registry:
             if expected_revision is not None and current.revision != expected_revision:
                 raise RevisionMismatch(asset_id)
             try:
-                self.store.delete(asset_id, current.revision)
+                return write(current)
             except RevisionMismatch:
                 if expected_revision is not None:
                     raise
-                continue
-            self._replaced_by_write(current)
-            return
         raise RevisionMismatch(asset_id)
 
     def validate(self, document: Any) -> Asset:

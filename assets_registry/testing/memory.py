@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from assets_registry.core.blob_keys import read_each
+from assets_registry.core.blob_batches import read_each
 from assets_registry.core.errors import (
     AssetExists,
     AssetNotFound,

@@ -88,6 +88,25 @@ def consume(chunks: Iterator[bytes], into: bytearray) -> None:
         into += chunk
 
 
+def damage_frames(bundles: Bundles, archive: bytes, offset: int) -> str:
+    """Flip a byte of the frames kept for ``archive``; their key."""
+    key = frames_key(sha256(zipfile.ZipFile(io.BytesIO(archive)).read("asset.json")))
+    path = Path(str(bundles.blobs.root)) / key  # type: ignore[attr-defined]
+    frames = bytearray(path.read_bytes())
+    frames[offset] ^= 0xFF
+    path.write_bytes(bytes(frames))
+    return key
+
+
+def assert_stopped_short(bundles: Bundles, problem: str) -> None:
+    """The download fails with ``problem`` before all of its ``Content-Length`` is sent."""
+    exported = bundles.export("many")
+    received = bytearray()
+    with pytest.raises(IncompleteAsset, match=problem):
+        consume(exported.chunks(), received)
+    assert len(received) < exported.size
+
+
 def blob_key(bundles: Bundles, name: str) -> str:
     entry = next(f for f in bundles.registry.get("many").document["files"] if f["asset_file_id"] == name)
     key = bundles.blobs.key_for_url(entry["asset_file_url"])
@@ -163,27 +182,14 @@ def test_an_update_or_delete_deletes_the_frames_of_the_version_it_replaces(bundl
 
 def test_damaged_frames_stop_the_download_before_its_end(bundles: Bundles) -> None:
     register(bundles, many_files())
-    built = download(bundles)
-    key = frames_key(sha256(zipfile.ZipFile(io.BytesIO(built)).read("asset.json")))
-    root = Path(str(bundles.blobs.root))  # type: ignore[attr-defined]
-    frames = bytearray((root / key).read_bytes())
-    frames[-30] ^= 0xFF  # in the central directory: the archive's last bytes
-    (root / key).write_bytes(bytes(frames))
-    exported = bundles.export("many")
-    received = bytearray()
-    with pytest.raises(IncompleteAsset, match="frames are damaged"):
-        consume(exported.chunks(), received)
-    assert len(received) < exported.size
+    damage_frames(bundles, download(bundles), -30)  # in the central directory: the archive's last bytes
+    assert_stopped_short(bundles, "frames are damaged")
 
 
 def test_frames_with_a_damaged_index_are_not_used(bundles: Bundles) -> None:
     register(bundles, many_files())
     built = download(bundles)
-    key = frames_key(sha256(zipfile.ZipFile(io.BytesIO(built)).read("asset.json")))
-    root = Path(str(bundles.blobs.root))  # type: ignore[attr-defined]
-    frames = bytearray((root / key).read_bytes())
-    frames[60] ^= 0xFF  # in the index
-    (root / key).write_bytes(bytes(frames))
+    key = damage_frames(bundles, built, 60)  # in the index
     assert read_frames(bundles.blobs, key) is None
     assert download(bundles) == built  # built afresh, and the frames kept again
     assert read_frames(bundles.blobs, key) is not None
@@ -200,11 +206,7 @@ def test_a_file_changed_behind_the_registrys_back_stops_a_spliced_download(
     key = blob_key(bundles, name)
     changed = bytes([files[name][0] ^ 1]) + files[name][1:] if change == "same size" else files[name] + b"!"
     bundles.blobs.put(key, [changed])
-    exported = bundles.export("many")
-    received = bytearray()
-    with pytest.raises(IncompleteAsset, match="no longer match"):
-        consume(exported.chunks(), received)
-    assert len(received) < exported.size
+    assert_stopped_short(bundles, "no longer match")
 
 
 def test_a_missing_file_is_refused_before_the_first_byte_of_a_spliced_download(bundles: Bundles) -> None:

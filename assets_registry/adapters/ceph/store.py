@@ -205,10 +205,7 @@ class CephBlobStore:
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
         """A few GETs in flight at once: each small blob is mostly a round trip."""
-        return read_ahead(self._read_whole, items)
-
-    def _read_whole(self, key: str, size: int) -> bytes:
-        return b"".join(self.read(key, 0, size + 1))
+        return read_ahead(self.read, items)
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A container listing per folder instead of a HEAD per key."""

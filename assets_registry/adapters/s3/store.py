@@ -201,10 +201,7 @@ class S3BlobStore:
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
         """A few GETs in flight at once: each small blob is mostly a round trip."""
-        return read_ahead(self._read_whole, items)
-
-    def _read_whole(self, key: str, size: int) -> bytes:
-        return b"".join(self.read(key, 0, size + 1))
+        return read_ahead(self.read, items)
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A listing per folder (a thousand names a request) instead of a HEAD per key."""
