@@ -16,8 +16,7 @@ from dependency_injector import containers, providers
 
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
-from assets_registry.core.bundle_rules import BundleLimits
-from assets_registry.core.bundles import Bundles, JobSettings
+from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator

@@ -15,7 +15,6 @@ import socket
 import threading
 from types import FrameType
 
-from assets_registry.apps.memory import release_free_memory
 from assets_registry.core.bundles import Bundles
 
 log = logging.getLogger("assets_registry.workers")
@@ -58,8 +57,6 @@ class BundleWorkers:
             if job is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
-            else:
-                release_free_memory()
 
 
 def run_worker(bundles: Bundles, threads: int, poll_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:

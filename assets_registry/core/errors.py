@@ -1,8 +1,11 @@
 """The domain's exceptions.
 
 Every error the registry raises on purpose carries a machine-readable ``code`` and a
-sentence a person can act on. The HTTP and GraphQL layers map these classes to status
-codes in one place; nothing below them knows about HTTP.
+sentence a person can act on. The kinds here (``InvalidInput``, ``TooLarge``, ``NotFound``,
+``Conflict``, ``RevisionMismatch``, ``BackendUnavailable``, ``ConfigurationError``) are all
+the HTTP and GraphQL layers map to status codes, in one place each; the errors of a
+subsystem (``core.bundles.errors``, a plugin's own) subclass one of them, so a new error
+needs no new mapping. Nothing below the apps knows about HTTP.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ class InvalidInput(RegistryError):
     def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(message)
         self.errors = list(errors or [])
+
+
+class TooLarge(InvalidInput):
+    """The client sent more than the registry accepts (a body, an upload): HTTP 413."""
+
+    code = "too_large"
 
 
 class MalformedJSON(InvalidInput):

@@ -18,7 +18,7 @@ from assets_registry.apps.container import Services, build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
 from assets_registry.apps.workers import BundleWorkers
-from assets_registry.core.bundle_export import IncompleteAsset
+from assets_registry.core.bundles import IncompleteAsset
 from tests.http.test_rest import assert_problem
 from tests.stacks import run_jobs, stored_keys
 

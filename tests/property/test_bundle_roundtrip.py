@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
-from assets_registry.core.bundle_frames import MIN_MEMBERS
 from assets_registry.core.bundles import Bundles
+from assets_registry.core.bundles.frames import MIN_MEMBERS
 from assets_registry.core.registry import Registry
 
 _SEGMENT_ALPHABET = st.characters(

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets_registry.adapters.sqlite import SqliteMetadataStore
-from assets_registry.core.bundle_export import manifest_of
+from assets_registry.core.bundles.export import manifest_of
 from assets_registry.core.document_paths import split_path, string_terms
 from assets_registry.core.filters import Filter, compile_filter
 from assets_registry.core.json_values import parse_json

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
-from assets_registry.core.blob_file import BlobFile, Hole
+from assets_registry.core.bundles.staged_archive import BlobFile, Hole
 from assets_registry.testing.memory import MemoryBlobStore
 
 

@@ -19,15 +19,9 @@ from pathlib import Path
 import pytest
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
-from assets_registry.core.bundle_early_unpack import (
-    EXPANSION_ALLOWANCE,
-    EXPANSION_FACTOR,
-    WRITER_THREAD_BYTES,
-    file_key,
-    manifest_key,
-)
-from assets_registry.core.bundle_rules import BundleLimits
-from assets_registry.core.bundles import UploadTooLarge
+from assets_registry.core.bundles import BundleLimits, UploadTooLarge
+from assets_registry.core.bundles.early_unpack import EXPANSION_ALLOWANCE, EXPANSION_FACTOR, WRITER_THREAD_BYTES
+from assets_registry.core.bundles.keys import file_key, manifest_key
 from assets_registry.core.errors import BackendUnavailable
 from assets_registry.core.ports import SUCCESS, BlobInfo
 from tests.unit.test_bundle_hostile import (

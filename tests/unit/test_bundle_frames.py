@@ -20,10 +20,10 @@ from stream_unzip import stream_unzip
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
-from assets_registry.core import bundle_export
-from assets_registry.core.bundle_export import IncompleteAsset
-from assets_registry.core.bundle_frames import MIN_MEMBERS, frames_key, read_frames
-from assets_registry.core.bundles import Bundles
+from assets_registry.core.bundles import Bundles, IncompleteAsset
+from assets_registry.core.bundles import export as bundle_export
+from assets_registry.core.bundles.frames import MIN_MEMBERS, read_frames
+from assets_registry.core.bundles.keys import frames_key
 from assets_registry.core.registry import Registry
 
 ASSET = {

@@ -2,7 +2,7 @@
 
 Every bundle is staged into a ``FilesystemBlobStore`` and run by ``Bundles.run_next`` over
 SQLite metadata and jobs, all in ``tmp_path``. A refused bundle must end with the exact
-``failed: <reason>`` of ``core.bundle_rules`` and leave nothing behind: no asset, no staged
+``failed: <reason>`` of ``core.bundles.rules`` and leave nothing behind: no asset, no staged
 archive, no member blob, nothing in the store's ``.partial`` folder. Accepted bundles must
 register an asset whose every file points at a blob holding exactly the member's bytes.
 """
@@ -30,10 +30,9 @@ import pytest
 
 from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
-from assets_registry.core.bundle_early_unpack import file_key, manifest_key
-from assets_registry.core.bundle_ingest import Attempt
-from assets_registry.core.bundle_rules import BundleLimits
-from assets_registry.core.bundles import Bundles, JobSettings
+from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
+from assets_registry.core.bundles.attempts import Attempt
+from assets_registry.core.bundles.keys import file_key, manifest_key
 from assets_registry.core.filters import compile_filter
 from assets_registry.core.ports import PROCESSING, SUCCESS, BlobInfo, Document, UploadJob
 from assets_registry.core.registry import Registry
@@ -958,7 +957,7 @@ def test_rerun_after_a_crash_after_registration(env: Env) -> None:
     job = env.bundles.stage([crash_bundle()])
     claimed = env.jobs.claim("dying", LEASE)
     assert claimed is not None
-    attempt = Attempt(claimed, "dying", env.jobs, LEASE)
+    attempt = Attempt.of_job(claimed, "dying", env.jobs, LEASE)
     assert env.bundles.ingest.run(attempt) == ASSET_ID  # registered, but the worker dies before finishing
     assert env.bundles.status(job.upload_id).status == PROCESSING
     registered = env.registry.get(ASSET_ID)
@@ -1000,7 +999,7 @@ def test_gives_up_but_keeps_an_asset_an_attempt_registered(env: Env) -> None:
     job = env.bundles.stage([crash_bundle()])
     claimed = env.jobs.claim("dying", 0.05)
     assert claimed is not None
-    assert env.bundles.ingest.run(Attempt(claimed, "dying", env.jobs, 0.05)) == ASSET_ID
+    assert env.bundles.ingest.run(Attempt.of_job(claimed, "dying", env.jobs, 0.05)) == ASSET_ID
     registered = env.registry.get(ASSET_ID)
     time.sleep(0.15)
     giving_up = env.make_bundles(job_settings=JobSettings(max_attempts=1))

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import falcon
 import msgspec
 
-from assets_registry.core.errors import InvalidInput
+from assets_registry.core.errors import InvalidInput, TooLarge
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 from assets_registry.core.ports import Page
@@ -16,26 +16,34 @@ from assets_registry.core.ports import Page
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
-class UnsupportedMediaType(InvalidInput):
-    code = "unsupported_media_type"
-
-
-class BodyTooLarge(InvalidInput):
+class BodyTooLarge(TooLarge):
     code = "body_too_large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The body is larger than {max_bytes} bytes, the most this server accepts.")
+
+
+def media_type(req: falcon.Request) -> str:
+    """The request's media type, lower case, without parameters (``""`` if none was sent)."""
+    return falcon.parse_header(req.content_type)[0].lower() if req.content_type else ""
 
 
 def read_json(req: falcon.Request, max_bytes: int) -> Any:
-    """The parsed JSON body: 415 if it is not JSON, 413 if too large, 400 if malformed."""
-    media = (req.content_type or "").split(";")[0].strip().lower()
+    """The parsed JSON body: 415 if it is not JSON, 413 if too large, 400 if malformed.
+
+    At most ``max_bytes + 1`` bytes are read, whatever the request declares, so one check
+    of what arrived covers a lying ``Content-Length`` and a chunked body alike; a declared
+    length past the limit is refused before reading.
+    """
+    media = media_type(req)
     if media != "application/json" and not media.endswith("+json"):
         raise falcon.HTTPUnsupportedMediaType(
             description=f"Send the body as JSON with 'Content-Type: application/json' (got {media or 'none'!r})."
         )
-    if req.content_length is not None and req.content_length > max_bytes:
-        raise _too_large(max_bytes)
-    data = body_stream(req).read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise _too_large(max_bytes)
+    declared = req.content_length or 0
+    data = body_stream(req).read(max_bytes + 1) if declared <= max_bytes else b""
+    if max(declared, len(data)) > max_bytes:
+        raise BodyTooLarge(max_bytes)
     return parse_json(data)
 
 
@@ -49,12 +57,6 @@ def body_stream(req: falcon.Request) -> Any:
     if req.content_length is None and req.env.get("wsgi.input_terminated"):
         return req.stream
     return req.bounded_stream
-
-
-def _too_large(max_bytes: int) -> falcon.HTTPContentTooLarge:
-    return falcon.HTTPContentTooLarge(
-        description=f"The body is larger than {max_bytes} bytes, the most this server accepts."
-    )
 
 
 def send_json(resp: falcon.Response, value: Any, status: int = 200) -> None:

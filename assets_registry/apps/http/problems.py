@@ -16,7 +16,6 @@ import falcon
 import msgspec
 
 from assets_registry.core import errors
-from assets_registry.core.bundles import UploadTooLarge
 
 log = logging.getLogger("assets_registry.http")
 
@@ -24,7 +23,7 @@ PROBLEM_JSON = "application/problem+json"
 
 _STATUS: tuple[tuple[type[errors.RegistryError], int], ...] = (
     (errors.AssetExists, 400),  # the seed's contract: an existing id is a 400
-    (UploadTooLarge, 413),
+    (errors.TooLarge, 413),
     (errors.RevisionMismatch, 412),
     (errors.InvalidInput, 400),
     (errors.NotFound, 404),

@@ -13,7 +13,7 @@ buffered ``NO_COMPRESSION_64``, which writes the very same headers as the stream
 (told the size and CRC-32 in advance, that form defines a Python class per member: 44
 against 16 us a member), with our check before stream-zip writes anything of the member.
 An archive of many members is built by stream-zip once and its frames kept
-(``bundle_frames``); later downloads splice them between the files' bytes.
+(``frames``); later downloads splice them between the files' bytes.
 """
 
 from __future__ import annotations
@@ -36,34 +36,24 @@ from stream_zip import (
     stream_zip,
 )
 
-from assets_registry.core.bundle_frames import (
+from assets_registry.core.bundles.errors import FramesDamaged, IncompleteAsset, MemberChanged
+from assets_registry.core.bundles.frames import (
     MIN_MEMBERS,
     Capture,
-    FramesDamaged,
-    MemberChanged,
-    frames_key,
     may_have_frames,
     read_frames,
     replay,
     worth_frames,
 )
-from assets_registry.core.bundle_rules import ASSET_JSON
-from assets_registry.core.errors import BlobNotFound, Conflict
+from assets_registry.core.bundles.keys import frames_key
+from assets_registry.core.bundles.rules import ASSET_JSON
+from assets_registry.core.errors import BlobNotFound
 from assets_registry.core.ports import BlobStore, StoredAsset
 
 ZIP_EPOCH = datetime(1980, 1, 1)
 OUTPUT_CHUNK = 1 << 20
 BUFFERED_MEMBER_BYTES = 1 << 20
 _FILE_MODE = stat.S_IFREG | 0o644
-
-
-class IncompleteAsset(Conflict):
-    """The asset's metadata names a file the blob store cannot give back whole."""
-
-    code = "incomplete_asset"
-
-    def __init__(self, asset_id: str, problem: str) -> None:
-        super().__init__(f"The asset {asset_id!r} cannot be downloaded: {problem}.")
 
 
 @dataclass(frozen=True)
@@ -89,7 +79,7 @@ class BundleDownload:
     digest: str = ""
     """SHA-256 of its ``asset.json``, which fixes every byte of the archive (an ETag)."""
     keeps_frames: bool = False
-    """Sending it whole stores its frames (``bundle_frames``), for the downloads after it."""
+    """Sending it whole stores its frames (``frames``), for the downloads after it."""
 
     @property
     def filename(self) -> str:
@@ -114,7 +104,7 @@ def export_bundle(stored: StoredAsset, blobs: BlobStore) -> BundleDownload:
 
     The files are looked up all at once (``BlobStore.missing``: a listing per folder, not a
     request per file); their sizes are those recorded at ingest, and the stream checks them.
-    An asset of many files is sent from its kept frames (``bundle_frames``) if it has them,
+    An asset of many files is sent from its kept frames (``frames``) if it has them,
     and its frames are kept as it is sent if not.
     """
     asset_id = stored.asset_id

@@ -1,7 +1,7 @@
-"""Use cases of ZIP bundles: stage an upload, run upload jobs, report their status, export an asset.
+"""Use cases of bundles: stage an upload, run upload jobs, report their status, export an asset.
 
-``stage`` streams the uploaded archive into the blob store (``staging/<upload_id>.zip``) and
-queues a job; any worker that can reach the same blob store and job tracker can run it
+``stage`` streams the uploaded archive into the blob store (``keys.staged_key``) and queues a
+job; any worker that can reach the same blob store and job tracker can run it
 (``run_next``), so threads of the server and separate worker processes are alike.
 
 A job ends ``success`` or ``failed: <reason>``, where the reason is a sentence the uploader
@@ -11,6 +11,10 @@ ending and deleting it: a stray archive is the lesser harm than a finished job r
 worker that dies mid-job leaves it to the next claim, which re-runs it from the start to
 the same end state; after ``max_attempts`` claims the job is failed and cleaned up instead
 of being tried forever.
+
+Large work leaves freed memory in the C heap; the use cases hand it back (``release_memory``,
+the app's ``malloc_trim``) after each upload staged, each job and each download sent: the one
+place that does it.
 """
 
 from __future__ import annotations
@@ -20,26 +24,22 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from assets_registry.core.bundle_early_unpack import EarlyUnpack, file_key, manifest_key
-from assets_registry.core.bundle_export import BundleDownload, export_bundle, forget_frames
-from assets_registry.core.bundle_frames import worth_keeping_at_upload
-from assets_registry.core.bundle_ingest import DAMAGED, Attempt, BundleIngest, LeaseLost
-from assets_registry.core.bundle_rules import BundleLimits, BundleRejected, plan_bundle
-from assets_registry.core.errors import BackendUnavailable, InvalidInput
+from assets_registry.core.bundles.attempts import Attempt
+from assets_registry.core.bundles.early_unpack import EarlyUnpack
+from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, LeaseLost, UploadTooLarge
+from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
+from assets_registry.core.bundles.frames import worth_keeping_at_upload
+from assets_registry.core.bundles.ingest import BundleIngest
+from assets_registry.core.bundles.keys import manifest_key, staged_key
+from assets_registry.core.bundles.rules import BundleLimits
+from assets_registry.core.errors import BackendUnavailable
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
 from assets_registry.core.registry import Registry
 
 log = logging.getLogger("assets_registry.bundles")
 
-STAGING_PREFIX = "staging/"
-
-
-class UploadTooLarge(InvalidInput):
-    code = "upload_too_large"
-
-
-class EmptyUpload(InvalidInput):
-    code = "empty_upload"
+FORM_ALLOWANCE = 1 << 20
+"""What a request may carry beside the archive (multipart headers, other fields)."""
 
 
 @dataclass(frozen=True)
@@ -68,19 +68,31 @@ class Bundles:
         self.job_settings = job_settings or JobSettings()
         self.early_unpack = early_unpack
         self.release_memory = release_memory
-        """Hands freed memory back to the system (the app's ``malloc_trim``): called between a
-        job's ingest and building its archive's frames, so that the two do not peak together."""
+        """Hands freed memory back to the system (the app's ``malloc_trim``)."""
         self.ingest = BundleIngest(registry, blobs, self.limits)
         registry.on_replaced(self._forget_frames)
 
     # -- the upload side ----------------------------------------------------------------
 
-    def stage(self, chunks: Iterable[bytes]) -> UploadJob:
-        """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise."""
+    def stage(self, chunks: Iterable[bytes], request_bytes: int | None = None) -> UploadJob:
+        """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise.
+
+        ``request_bytes`` is the length of the request that carries it, if known: one past
+        the limit is refused before a byte is read.
+        """
+        try:
+            return self._stage(chunks, request_bytes)
+        finally:
+            self.release_memory()  # once the staging's own objects are gone
+
+    def _stage(self, chunks: Iterable[bytes], request_bytes: int | None) -> UploadJob:
+        limit = self.limits.max_upload_bytes
+        if request_bytes is not None and request_bytes > limit + FORM_ALLOWANCE:
+            raise UploadTooLarge(limit)
         upload_id = str(uuid.uuid4())
-        key = f"{STAGING_PREFIX}{upload_id}.zip"
+        key = staged_key(upload_id)
         early = EarlyUnpack(self.blobs, upload_id, self.limits) if self.early_unpack else None
-        received = _Received(chunks, self.limits.max_upload_bytes)
+        received = _Received(chunks, limit)
         try:
             # Staged archives are working data: deleted once the job ends, never served.
             # Skipping fsync and hashing for them writes each byte to disk once, not twice; if
@@ -88,7 +100,7 @@ class Bundles:
             self.blobs.put(key, early.stage(received) if early else received, transient=True)
             manifest = early.finish() if early else None
             if received.size == 0:
-                raise EmptyUpload("The uploaded file is empty; send a ZIP archive in the 'file' field.")
+                raise EmptyUpload()
             if manifest is not None:
                 self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
             return self.jobs.submit(upload_id, key)
@@ -107,11 +119,14 @@ class Bundles:
         """Claim one job and run it to its end; None if no job was waiting."""
         job = self.jobs.claim(worker, self.job_settings.lease_seconds)
         if job is not None:
-            self.process(job, worker)
+            try:
+                self.process(job, worker)
+            finally:
+                self.release_memory()
         return job
 
     def process(self, job: UploadJob, worker: str) -> None:
-        attempt = Attempt(job, worker, self.jobs, self.job_settings.lease_seconds)
+        attempt = Attempt.of_job(job, worker, self.jobs, self.job_settings.lease_seconds)
         try:
             if job.attempts > self.job_settings.max_attempts:
                 status, asset_id = self._give_up(attempt), attempt.asset_id
@@ -143,34 +158,26 @@ class Bundles:
     def _keep_frames(self, asset_id: str, attempt: Attempt) -> None:
         """An asset of many small files: build its archive once now, keeping the frames, so that
         its first download is spliced too. Only a lost lease stops the job here: the asset is
-        registered, and a download builds the frames just as well."""
+        registered, and a download builds the frames just as well. Memory freed by the ingest
+        is handed back first, so that the two do not peak together."""
         try:
             self.release_memory()
-            download = self.export(asset_id)
+            download = export_bundle(self.registry.get(asset_id), self.blobs)
             if download.keeps_frames and worth_keeping_at_upload(download.members, download.size):
                 for _chunk in download.chunks():
                     attempt.heartbeat()
         except LeaseLost:
             raise
         except Exception:
-            log.warning("upload %s: the ZIP frames of %s were not kept", attempt.job.upload_id, asset_id, exc_info=True)
+            log.warning("upload %s: the ZIP frames of %s were not kept", attempt.upload_id, asset_id, exc_info=True)
 
     def _give_up(self, attempt: Attempt) -> str:
         """The job's workers kept dying: keep an asset an attempt registered, else clean up."""
-        job = attempt.job
-        attempt.early = self.ingest.read_early(job.staged_key)
-        try:
-            with self.ingest.open_archive(job.staged_key, attempt.early) as (archive, size):
-                attempt.plan = plan_bundle(archive, size, self.limits)
-                document = self.ingest.read_asset_json(archive, attempt.plan)
-                attempt.asset_id = document["asset_id"]
-                if self.ingest.registered_by(attempt, document):
-                    return SUCCESS
-        except (BundleRejected, *DAMAGED):
-            pass
+        if self.ingest.salvage(attempt):
+            return SUCCESS
         self._delete(attempt.member_keys())
         return failed(
-            f"the upload was interrupted {job.attempts - 1} times while being processed "
+            f"the upload was interrupted {attempt.number - 1} times while being processed "
             "(its worker stopped); upload the bundle again"
         )
 
@@ -184,7 +191,18 @@ class Bundles:
     # -- the download side --------------------------------------------------------------
 
     def export(self, asset_id: str) -> BundleDownload:
+        """The asset as a ZIP archive, described; ``send`` streams it."""
         return export_bundle(self.registry.get(asset_id), self.blobs)
+
+    def send(self, download: BundleDownload) -> Iterator[bytes]:
+        """The archive's bytes; once sent (or abandoned), its members' memory goes back."""
+        chunks = download.chunks()
+        del download  # the stream alone holds the asset's document and members now
+        try:
+            yield from chunks
+        finally:
+            del chunks
+            self.release_memory()
 
     def _forget_frames(self, old: StoredAsset) -> None:
         """A version of an asset was updated or deleted: its download's frames can go."""
@@ -206,8 +224,5 @@ class _Received:
         for chunk in self.chunks:
             self.size += len(chunk)
             if self.size > self.limit:
-                raise UploadTooLarge(f"The upload is larger than {self.limit} bytes, the most this server accepts.")
+                raise UploadTooLarge(self.limit)
             yield chunk
-
-
-__all__ = ["Bundles", "EmptyUpload", "JobSettings", "UploadTooLarge", "file_key"]

@@ -1,4 +1,4 @@
-"""Members stored while the upload streams in, so that each byte is written once, not twice.
+"""A ZIP upload's members stored while it streams in: each byte written once, not twice.
 
 Without it an upload crosses the disk twice: the archive into staging, then (once the job
 runs) every member out of it into its blob. ``EarlyUnpack`` reads the archive's local
@@ -18,7 +18,7 @@ stopped) is staged as it is. Chunks are staged in order, each once the unpacking
 passed it, so the staged copy lags the upload by at most ``QUEUED_CHUNKS`` chunks.
 
 It is only a head start, never a decision. The rules are checked by the job from the
-central directory as before (``bundle_rules``), and the job takes an early blob only if the
+central directory as before (``rules``), and the job takes an early blob only if the
 stream held exactly the central directory's entries, in the same order, and the member has
 the size and CRC-32 the directory records; otherwise it copies the member from the staged
 archive as it always did. Early unpacking stops at the first thing it does not like: a name
@@ -40,8 +40,10 @@ import msgspec
 from isal.isal_zlib import crc32
 from stream_unzip import NO_ENCRYPTION, stream_unzip
 
-from assets_registry.core.blob_file import Hole
-from assets_registry.core.bundle_rules import ASSET_JSON, BundleLimits, BundleRejected, check_member_name, is_junk
+from assets_registry.core.bundles.errors import BundleRejected
+from assets_registry.core.bundles.keys import file_key
+from assets_registry.core.bundles.rules import ASSET_JSON, BundleLimits, check_member_name, is_junk
+from assets_registry.core.bundles.staged_archive import Hole
 from assets_registry.core.ports import BlobInfo, BlobStore
 
 log = logging.getLogger("assets_registry.bundles")
@@ -58,16 +60,6 @@ EXPANSION_ALLOWANCE = 1 << 20
 EXPANSION_FACTOR = 16
 _END = b""
 _DONE = None
-
-
-def file_key(upload_id: str, name: str) -> str:
-    """A member's blob: unique to the upload, and the same on every attempt of its job."""
-    return f"assets/{upload_id}/{name}"
-
-
-def manifest_key(staged_key: str) -> str:
-    """Where the members stored early are listed, next to the staged archive."""
-    return staged_key.removesuffix(".zip") + ".early.json"
 
 
 @dataclass(frozen=True, slots=True)

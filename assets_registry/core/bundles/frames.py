@@ -32,12 +32,12 @@ from typing import IO
 import msgspec
 from isal.isal_zlib import crc32
 
+from assets_registry.core.bundles.errors import FramesDamaged, MemberChanged
 from assets_registry.core.errors import BlobNotFound
 from assets_registry.core.ports import BlobStore
 
 log = logging.getLogger("assets_registry.bundles")
 
-FRAMES_PREFIX = "zip-frames/v1/"
 MIN_MEMBERS = 64
 """Archives with fewer members (``asset.json`` included) are rebuilt every time: frames
 would save them less than a millisecond."""
@@ -53,14 +53,6 @@ OUTPUT_CHUNK = 1 << 20
 
 _MAGIC = b"assets-registry zip frames 1\n"
 _PREFIX = struct.Struct("<QI")  # index length, CRC-32 of the index
-
-
-class FramesDamaged(Exception):
-    """A frames blob whose frames do not match its checksum."""
-
-
-class MemberChanged(Exception):
-    """A file's bytes in the blob store are not those recorded at ingest (size or CRC-32)."""
 
 
 class _Index(msgspec.Struct, array_like=True, frozen=True):
@@ -85,11 +77,6 @@ class Frames:
 
     def archive_size(self, manifest: bytes) -> int:
         return sum(self.index.lengths) + len(manifest) + sum(self.index.sizes)
-
-
-def frames_key(manifest_sha256: str) -> str:
-    """Where the frames for the ``asset.json`` of this SHA-256 (hex) are kept."""
-    return FRAMES_PREFIX + manifest_sha256
 
 
 def may_have_frames(members: int) -> bool:

@@ -1,0 +1,40 @@
+"""Where the bundle subsystem keeps its blobs: the one place that names them.
+
+- ``staging/<upload_id>.zip``: an uploaded archive, kept until its job ends, never served;
+  ``staging/<upload_id>.early.json`` beside it lists the members stored while it streamed in.
+- ``assets/<upload_id>/<member name>``: the files of an asset. Unique to the upload, so two
+  uploads racing for one ``asset_id`` never touch each other's blobs and cleaning up after a
+  failure deletes only the upload's own; the same on every attempt of a job, so a re-run
+  after a crash overwrites what the crashed attempt wrote and recognises an asset it
+  already registered as its own.
+- ``zip-frames/v1/<sha256 of asset.json>``: the kept frames of an asset's ZIP download
+  (``frames``), which can never be used with other metadata.
+"""
+
+from __future__ import annotations
+
+STAGING_PREFIX = "staging/"
+FILES_PREFIX = "assets/"
+FRAMES_PREFIX = "zip-frames/v1/"
+ARCHIVE_SUFFIX = ".zip"
+_MANIFEST_SUFFIX = ".early.json"
+
+
+def staged_key(upload_id: str, suffix: str = ARCHIVE_SUFFIX) -> str:
+    """Where an uploaded archive waits for its job."""
+    return f"{STAGING_PREFIX}{upload_id}{suffix}"
+
+
+def manifest_key(staged_key: str) -> str:
+    """Where the members stored early are listed, next to the staged archive."""
+    return staged_key.removesuffix(ARCHIVE_SUFFIX) + _MANIFEST_SUFFIX
+
+
+def file_key(upload_id: str, name: str) -> str:
+    """A member's blob: unique to the upload, and the same on every attempt of its job."""
+    return f"{FILES_PREFIX}{upload_id}/{name}"
+
+
+def frames_key(manifest_sha256: str) -> str:
+    """Where the frames for the ``asset.json`` of this SHA-256 (hex) are kept."""
+    return FRAMES_PREFIX + manifest_sha256
