@@ -13,7 +13,6 @@ import errno
 import hashlib
 import io
 import os
-import re
 import stat
 import tempfile
 import time
@@ -21,57 +20,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from assets_registry.core.blob_keys import blob_exists, by_folder
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
-from assets_registry.core.identifiers import has_control
 from assets_registry.core.ports import BlobInfo
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
+from assets_registry.plugins.store_helpers import (
+    PLAIN_NAME,
+    RESERVED_FOLDER,
+    InvalidBlobKey,
+    blob_exists,
+    by_folder,
+    check_key,
+    key_problem,
+)
 
 READ_CHUNK = 1 << 20
 WRITEBACK_WINDOW = 8 << 20
 PARTIAL_MAX_IDLE_SECONDS = 3600
-_PARTIAL = ".partial"
-
-
-class InvalidBlobKey(InvalidInput):
-    code = "invalid_blob_key"
-
-
-_PLAIN_KEY = re.compile(
-    r"(?!\.partial(?:/|$))"  # not under the reserved folder
-    r"(?:(?!\.\.?/)[ -.0-\[\]-~]{1,255}/)*"  # folders: printable ASCII but / and \, not . or ..
-    r"(?!\.\.?$)[ -.0-\[\]-~]{1,255}"  # the blob's own name, likewise
-)
-
-
-_PLAIN_NAME = re.compile(r"(?!\.\.?$)[ -.0-\[\]-~]{1,255}")
-"""A blob's own name (the key's last segment) in plain ASCII, as ``_PLAIN_KEY`` takes it."""
-
-
-def key_problem(key: str) -> str | None:
-    """Why ``key`` cannot name a blob (a relative ``a/b/c`` path), or None if it can.
-
-    Most keys are plain ASCII paths, which one regular expression accepts (a download of many
-    small files checks a key per file); anything else goes through the rules one by one.
-    """
-    if len(key) <= 2048 and _PLAIN_KEY.fullmatch(key):
-        return None
-    return _key_problem(key)
-
-
-def _key_problem(key: str) -> str | None:
-    if not key or len(key) > 2048:
-        return "must be 1 to 2048 characters long"
-    if has_control(key) or "\\" in key:
-        return "must not contain control characters or '\\'"
-    parts = key.split("/")
-    if key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        return "must be a relative path without empty, '.' or '..' segments"
-    if parts[0] == _PARTIAL:
-        return f"must not start with the reserved folder {_PARTIAL!r}"
-    if any(len(p.encode()) > 255 for p in parts):
-        return "must not have a path segment longer than 255 bytes"
-    return None
 
 
 class FilesystemBlobStore:
@@ -79,7 +43,7 @@ class FilesystemBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self._partial = self.root / _PARTIAL
+        self._partial = self.root / RESERVED_FOLDER
         self._partial.mkdir(parents=True, exist_ok=True)
         self._remove_abandoned_partials()
         self._root = str(self.root)
@@ -103,10 +67,7 @@ class FilesystemBlobStore:
         than the stat it leads to). The file itself may still be a symbolic link: ``_open``
         and ``stat`` do not follow one that leads out; ``put`` and ``delete`` replace or remove
         the link itself."""
-        problem = key_problem(key)
-        if problem:
-            raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
-        path = f"{self._root}/{key}"  # a checked key: relative, '/'-separated, no empty, '.' or '..' part
+        path = f"{self._root}/{check_key(key)}"  # a checked key: relative, '/'-separated, no empty, '.' or '..' part
         if not self._inside(path[: path.rfind("/")]):
             raise InvalidBlobKey(f"The blob key {key!r} leads outside the store through a symbolic link.")
         return path
@@ -215,7 +176,7 @@ class FilesystemBlobStore:
         for folder, names in by_folder(keys).items():
             self._path(names[0])  # the key's checks: refused keys raise, as ``stat`` would
             for key in names[1:]:
-                if not (folder and len(key) <= 2048 and _PLAIN_NAME.fullmatch(key, len(folder))):
+                if not (folder and len(key) <= 2048 and PLAIN_NAME.fullmatch(key, len(folder))):
                     self._path(key)  # the folder's checks were made with the first key
             try:
                 entries = {e.name: e for e in os.scandir(f"{self._root}/{folder}")}
@@ -252,7 +213,7 @@ class FilesystemBlobStore:
         """
         folder, _, name = key.rpartition("/")
         folder_fd = folders.get(folder)
-        if folder_fd is None or not _PLAIN_NAME.fullmatch(name):
+        if folder_fd is None or not PLAIN_NAME.fullmatch(name):
             path = self._path(key)
             if not folder:
                 return self._read_at(key, size, path, None)

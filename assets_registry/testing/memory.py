@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from assets_registry.core.blob_batches import read_each
 from assets_registry.core.errors import (
     AssetExists,
     AssetNotFound,
@@ -33,6 +32,7 @@ from assets_registry.core.ports import (
     StoredAsset,
     UploadJob,
 )
+from assets_registry.plugins.store_helpers import read_each
 
 
 class MemoryMetadataStore:

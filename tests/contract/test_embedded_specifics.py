@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from assets_registry.adapters import filesystem
-from assets_registry.adapters.filesystem import FilesystemBlobStore, InvalidBlobKey
+from assets_registry.adapters.filesystem import FilesystemBlobStore
 from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
 from assets_registry.adapters.sqlite.metadata import _term_source
 from assets_registry.core.errors import AssetExists, BackendUnavailable, BlobNotFound
 from assets_registry.core.filters import compile_filter
 from assets_registry.core.ports import PROCESSING, QUEUED
 from assets_registry.core.registry import Registry
+from assets_registry.plugins.store_helpers import InvalidBlobKey
 from assets_registry.testing.documents import asset_document
 
 FORK = multiprocessing.get_context("fork")
@@ -319,18 +317,3 @@ def test_abandoned_partial_files_are_removed_at_start(tmp_path: Path) -> None:
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     FilesystemBlobStore(tmp_path / "blobs")
     assert sorted(p.name for p in (tmp_path / "blobs" / ".partial").iterdir()) == ["fresh"]
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    st.lists(
-        st.one_of(
-            st.sampled_from(["", ".", "..", ".partial", "a", "..a", "a..", ".x", " ", "x" * 255, "x" * 256, "é" * 128]),
-            st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=12),
-        ),
-        min_size=1,
-        max_size=5,
-    ).map("/".join)
-)
-def test_the_fast_blob_key_check_agrees_with_the_rules(key: str) -> None:
-    assert (filesystem.key_problem(key) is None) == (filesystem._key_problem(key) is None), key

@@ -17,12 +17,12 @@ import pytest
 import swiftclient
 
 from assets_registry.adapters.ceph import OPTIONS, assets_registry_adapters, make_ceph_store, parse_config
-from assets_registry.adapters.ceph.store import BlobTooLarge, CephBlobStore
-from assets_registry.adapters.filesystem import InvalidBlobKey
+from assets_registry.adapters.ceph.store import CephBlobStore
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, ConfigurationError
 from assets_registry.core.ports import BlobStore
 from assets_registry.plugins import AdapterContext, BackendURL
 from assets_registry.plugins.manager import Plugins
+from assets_registry.plugins.store_helpers import BlobTooLarge, InvalidBlobKey
 from assets_registry.testing.blob_contract import BlobStoreContract, MiB, pattern_chunks, read_all
 from tests.servers import free_port
 from tests.servers.ceph import CephServer

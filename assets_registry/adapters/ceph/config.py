@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from assets_registry.adapters.filesystem import key_problem
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.plugins import AdapterContext
+from assets_registry.plugins.store_helpers import key_problem
 
 MiB = 1 << 20
 DEFAULT_SEGMENT_SIZE = 16 * MiB

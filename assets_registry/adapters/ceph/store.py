@@ -35,11 +35,16 @@ from assets_registry.adapters.ceph.segments import (
     segment_folder,
     segment_name,
 )
-from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
-from assets_registry.core.blob_batches import read_ahead
-from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
 from assets_registry.core.ports import BlobInfo
+from assets_registry.plugins.store_helpers import (
+    BlobTooLarge,
+    InvalidBlobKey,
+    check_key,
+    key_problem,
+    missing_by_listing,
+    read_ahead,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +52,6 @@ READ_CHUNK = 1 << 20
 SHA256_HEADER = "X-Object-Meta-Sha256"
 FOLDER_HEADER = "X-Object-Meta-Segment-Folder"
 COUNT_HEADER = "X-Object-Meta-Segment-Count"
-
-
-class BlobTooLarge(InvalidInput):
-    code = "blob_too_large"
 
 
 class CephBlobStore:
@@ -76,10 +77,7 @@ class CephBlobStore:
 
     def _name(self, key: str) -> str:
         """The object name of a key, refusing the keys the filesystem store refuses."""
-        problem = key_problem(key)
-        if problem:
-            raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
-        name = object_name(self.config.prefix, key)
+        name = object_name(self.config.prefix, check_key(key))
         if len(name.encode()) > MAX_OBJECT_NAME_BYTES:
             raise InvalidBlobKey(
                 f"The blob key {key!r} is too long for Ceph: object names, the URL's prefix included, "

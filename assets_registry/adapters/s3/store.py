@@ -1,6 +1,6 @@
 """``core.ports.BlobStore`` on one bucket (and optional prefix) of an S3 service.
 
-Keys follow the filesystem store's rules (``filesystem.key_problem``), so a key accepted by
+Keys follow the filesystem store's rules (``store_helpers.key_problem``), so a key accepted by
 one store is accepted by the other. Blob URLs are ``s3://BUCKET/PREFIX/KEY`` with the key
 percent-encoded; they name the object, not the endpoint, which stays configuration.
 S3 makes every write durable, so ``transient`` only skips the sha256 (then None), as the
@@ -20,14 +20,12 @@ import boto3  # type: ignore[import-untyped, unused-ignore]
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped, unused-ignore]
 
-from assets_registry.adapters.filesystem import InvalidBlobKey, key_problem
 from assets_registry.adapters.s3.config import S3Config
 from assets_registry.adapters.s3.failures import OUT_OF_RANGE, error_code, translated, unavailable
 from assets_registry.adapters.s3.uploads import StreamingUpload
-from assets_registry.core.blob_batches import read_ahead
-from assets_registry.core.blob_keys import missing_by_listing
 from assets_registry.core.errors import BlobNotFound, ConfigurationError, InvalidInput
 from assets_registry.core.ports import BlobInfo
+from assets_registry.plugins.store_helpers import InvalidBlobKey, check_key, key_problem, missing_by_listing, read_ahead
 
 READ_CHUNK = 1 << 20
 MAX_OBJECT_KEY_BYTES = 1024
@@ -82,10 +80,7 @@ class S3BlobStore:
     # -- keys and URLs ---------------------------------------------------------------
 
     def _object_key(self, key: str) -> str:
-        problem = key_problem(key)
-        if problem:
-            raise InvalidBlobKey(f"The blob key {key!r} {problem}.")
-        object_key = self.config.object_key(key)
+        object_key = self.config.object_key(check_key(key))
         if len(object_key.encode()) > MAX_OBJECT_KEY_BYTES:
             raise InvalidBlobKey(f"The blob key {key!r} is longer than S3's {MAX_OBJECT_KEY_BYTES} bytes.")
         return object_key

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped, unused-ignore]
 
 from assets_registry.adapters.s3.failures import translated
-from assets_registry.core.errors import InvalidInput
+from assets_registry.plugins.store_helpers import BlobTooLarge
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -31,10 +31,6 @@ CHECKSUM_ALGORITHM = "CRC32"
 CHECKSUM_FIELD = "ChecksumCRC32"
 MAX_PARTS = 10_000
 """S3's limit on the parts of one multipart upload."""
-
-
-class BlobTooLarge(InvalidInput):
-    code = "blob_too_large"
 
 
 class PartBody(io.RawIOBase):
