@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,16 +86,28 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _show_plugins(settings: Settings, as_json: bool) -> None:
+    """Each plugin, its adapters (summary and URL options) and its validators' names."""
+    from dataclasses import asdict
+
     from assets_registry.apps.container import load_plugins
 
-    infos = load_plugins(settings).describe()
+    infos = load_plugins(settings).describe(settings.validators)
     if as_json:
-        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        print(json.dumps([asdict(info) for info in infos], indent=2))
         return
     for info in infos:
         print(f"{info.name} {info.version} ({info.module})")
-        for item in info.provides or ["(no hooks)"]:
-            print(f"    {item}")
+        for adapter in info.adapters:
+            print(f"    {adapter.port} adapter {adapter.scheme}://")
+            print(f"        {adapter.summary}")
+            for option, meaning in adapter.options.items():
+                print(f"        ?{option}=  {meaning}")
+        if info.validators:
+            print(f"    validators: {', '.join(info.validators)}")
+        elif "validators" in info.provides:
+            print("    validators: (none with these settings)")
+        if not info.provides:
+            print("    (no hooks)")
 
 
 def _run_worker(settings: Settings) -> None:
@@ -146,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     except RegistryError as exc:
         print(f"assets-registry: {exc.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `assets-registry plugins | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left unflushed goes nowhere
+        return 0
     return 0
 
 

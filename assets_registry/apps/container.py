@@ -10,39 +10,28 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 from dependency_injector import containers, providers
 
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
-from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.pagination import PageLimits
-from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
+from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
-from assets_registry.plugins.manager import BLOCK_ENV, Plugins
+from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
-
-_PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
 
 
 def load_plugins(settings: Settings) -> Plugins:
-    blocked = set(settings.disable_plugins)
-    blocked.update(n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip())
-    return Plugins.load(blocked=sorted(blocked))
+    """The entry-point plugins minus the settings' ``disable_plugins`` (``ASSETS_DISABLE_PLUGINS``)."""
+    return Plugins.load(blocked=settings.disable_plugins)
 
 
-def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings) -> Any:
-    """Build the adapter the URL's scheme names, and check it really implements the port."""
+def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings) -> Adapter:
+    """Build the adapter the URL's scheme names (``Plugins.make_adapter`` checks it implements the port)."""
     context = AdapterContext(url=BackendURL(url), data_dir=settings.data_dir, environ=dict(os.environ))
-    adapter = plugins.make_adapter(port, context)
-    if not isinstance(adapter, _PORT_TYPES[port]):
-        raise ConfigurationError(
-            f"The {context.url.scheme}:// adapter returned {type(adapter).__name__}, "
-            f"which does not implement the {port} port."
-        )
-    return adapter
+    return plugins.make_adapter(port, context)
 
 
 def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:

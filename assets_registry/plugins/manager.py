@@ -2,8 +2,10 @@
 
 Built-in adapters and third-party plugins are found the same way, through the
 ``assets_registry`` entry-point group. Start-up fails loudly, naming the plugin, when a
-plugin cannot be imported, implements a hook that does not exist (``check_pending``), or
-claims a URL scheme another plugin already serves.
+plugin cannot be imported, implements a hook that does not exist (``check_pending``),
+claims a URL scheme another plugin already serves, or fails in a hook. The pluggy manager
+stays inside ``Plugins``: callers ask typed questions (``make_adapter``, ``validators``,
+``describe``), and a plugin's own tests load it alone with ``Plugins.isolated``.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Literal, cast, overload
 
 import pluggy
 
-from assets_registry.core.errors import ConfigurationError
-from assets_registry.core.ports import Validator
+from assets_registry.core.errors import ConfigurationError, RegistryError
+from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
 from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.types import PORT_NAMES, AdapterContext, AdapterSpec, PortName
 
 BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
-"""Comma-separated plugin names not to load (``ASSETS_DISABLE_PLUGINS=sqlite,my-plugin``)."""
+"""Where an operator names plugins not to load (``ASSETS_DISABLE_PLUGINS=sqlite,my-plugin``).
+
+Read by the settings (``Settings.disable_plugins``), never here: error messages name it."""
+Adapter = MetadataStore | BlobStore | JobTracker
+_PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
 
 
 class PluginError(ConfigurationError):
@@ -29,20 +35,36 @@ class PluginError(ConfigurationError):
 
 
 @dataclass
+class AdapterInfo:
+    """One adapter as ``assets-registry plugins`` shows it: its URL scheme and query options."""
+
+    port: PortName
+    scheme: str
+    summary: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class PluginInfo:
-    """What ``assets-registry plugins`` shows about one loaded plugin."""
+    """What ``assets-registry plugins`` shows about one loaded plugin.
+
+    ``provides`` is the one-line list (``"blobs adapter file://"``, ``"validators"``);
+    ``adapters`` and ``validators`` (the validators' names) are the detail behind it.
+    """
 
     name: str
     version: str
     module: str
     provides: list[str] = field(default_factory=list)
+    adapters: list[AdapterInfo] = field(default_factory=list)
+    validators: list[str] = field(default_factory=list)
 
 
 class Plugins:
     """The loaded plugins, and the questions the registry asks them."""
 
     def __init__(self, pm: pluggy.PluginManager, versions: Mapping[str, str] | None = None) -> None:
-        self.pm = pm
+        self._pm = pm
         self._versions = dict(versions or {})
         self._adapters = self._collect_adapters()
 
@@ -79,10 +101,23 @@ class Plugins:
             raise PluginError(f"The plugin {name!r} is not valid: {exc}") from exc
         return cls(pm, versions)
 
+    @classmethod
+    def isolated(cls, *plugins: tuple[str, object]) -> Plugins:
+        """Only the given ``(name, plugin)`` pairs, no entry points: for a plugin's own tests."""
+        return cls.load(entry_points=False, extra=plugins)
+
+    def names(self) -> list[str]:
+        """The loaded plugins' names, sorted (blocked ones are not loaded)."""
+        return sorted(name for name, plugin in self._pm.list_name_plugin() if plugin is not None)
+
+    def has(self, name: str) -> bool:
+        """Whether a plugin of this name is loaded."""
+        return self._pm.get_plugin(name) is not None
+
     def _collect_adapters(self) -> dict[tuple[PortName, str], tuple[str, AdapterSpec]]:
         found: dict[tuple[PortName, str], tuple[str, AdapterSpec]] = {}
-        for impl in self.pm.hook.assets_registry_adapters.get_hookimpls():
-            name = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+        for impl in self._pm.hook.assets_registry_adapters.get_hookimpls():
+            name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
                 specs = cast(Sequence[AdapterSpec], impl.function() or ())
             except Exception as exc:
@@ -111,28 +146,69 @@ class Plugins:
                 f"No plugin serves {scheme!r} URLs for {port}; the known schemes are: {known}."
             ) from None
 
-    def make_adapter(self, port: PortName, context: AdapterContext) -> Any:
-        """Build the adapter that serves ``context.url`` for ``port``."""
-        return self.adapter_spec(port, context.url.scheme).factory(context)
+    @overload
+    def make_adapter(self, port: Literal["metadata"], context: AdapterContext) -> MetadataStore: ...
+    @overload
+    def make_adapter(self, port: Literal["blobs"], context: AdapterContext) -> BlobStore: ...
+    @overload
+    def make_adapter(self, port: Literal["jobs"], context: AdapterContext) -> JobTracker: ...
+    @overload
+    def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter: ...
+    def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter:
+        """Build the adapter that serves ``context.url`` for ``port``, checked against the port.
 
-    def validators(self, options: dict[str, object]) -> list[Validator]:
-        results = self.pm.hook.assets_registry_validators(options=options)
-        return [validator for result in results for validator in result]
+        A factory's own ``RegistryError`` (a bad option, a server that does not answer) is
+        passed on; anything else it raises is the plugin's fault and says so.
+        """
+        scheme = context.url.scheme
+        spec = self.adapter_spec(port, scheme)
+        name = self._adapters[(port, scheme)][0]
+        try:
+            adapter = spec.factory(context)
+        except RegistryError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"The plugin {name!r} failed to build its {scheme}:// {port} adapter: {exc!r}") from exc
+        if not isinstance(adapter, _PORT_TYPES[port]):
+            raise PluginError(
+                f"The {scheme}:// adapter of the plugin {name!r} returned {type(adapter).__name__}, "
+                f"which does not implement the {port} port."
+            )
+        return cast(Adapter, adapter)
 
-    def describe(self) -> list[PluginInfo]:
-        """Every loaded plugin with its version and what it provides."""
+    def validators(self, options: Mapping[str, object]) -> list[Validator]:
+        """Every plugin's validators, in plugin registration order."""
+        return [validator for found in self._validators_by_plugin(options).values() for validator in found]
+
+    def _validators_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[Validator]]:
+        found: dict[str, list[Validator]] = {}
+        for impl in reversed(self._pm.hook.assets_registry_validators.get_hookimpls()):
+            name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
+            try:
+                found[name] = list(cast(Iterable[Validator], impl.function(options=dict(options)) or ()))
+            except Exception as exc:
+                raise PluginError(f"The plugin {name!r} failed to provide its validators: {exc!r}") from exc
+        return found
+
+    def describe(self, validator_options: Mapping[str, object] | None = None) -> list[PluginInfo]:
+        """Every loaded plugin with its version, its adapters and its validators' names.
+
+        Validators are asked for with ``validator_options`` (the settings' ``validators``),
+        as the registry would at start-up.
+        """
         infos: dict[str, PluginInfo] = {}
-        for name, plugin in self.pm.list_name_plugin():
+        for name, plugin in self._pm.list_name_plugin():
             if plugin is None:  # blocked: pluggy keeps the name to refuse it later
                 continue
             module = getattr(plugin, "__name__", type(plugin).__name__)
             infos[name] = PluginInfo(name, self._versions.get(name, "-"), module)
-        for (port, scheme), (name, _spec) in sorted(self._adapters.items()):
+        for (port, scheme), (name, spec) in sorted(self._adapters.items()):
             infos[name].provides.append(f"{port} adapter {scheme}://")
-        for impl in self.pm.hook.assets_registry_validators.get_hookimpls():
-            name = self.pm.get_name(impl.plugin) or ""
+            infos[name].adapters.append(AdapterInfo(port, scheme, spec.summary, dict(spec.options)))
+        for name, validators in self._validators_by_plugin(validator_options or {}).items():
             if name in infos:
                 infos[name].provides.append("validators")
+                infos[name].validators = [getattr(v, "name", type(v).__name__) for v in validators]
         return sorted(infos.values(), key=lambda i: i.name)
 
 

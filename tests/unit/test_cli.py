@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
+from unittest.mock import ANY
 
 import pytest
 
 from assets_registry.apps import cli, server
+from assets_registry.plugins import hookimpl
+from assets_registry.plugins.manager import Plugins
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +59,48 @@ def test_plugins_lists_the_builtin_plugins(capsys: pytest.CaptureFixture[str]) -
     assert "    blobs adapter file://" in lines
     assert "    metadata adapter sqlite://" in lines
     assert "    jobs adapter local://" in lines
-    # What a plugin provides is listed under it.
+    # What a plugin provides is listed under it: each adapter, its summary, its URL options.
     sqlite_at = lines.index("sqlite 0.1.0 (assets_registry.adapters.sqlite)")
-    assert set(lines[sqlite_at + 1 : sqlite_at + 3]) == {"    jobs adapter local://", "    metadata adapter sqlite://"}
+    assert lines[sqlite_at + 1] == "    jobs adapter local://"
+    assert lines[sqlite_at + 2].startswith("        Upload jobs in a SQLite file")
+    assert lines[sqlite_at + 3].startswith("        ?busy_timeout=  seconds a writer waits")
+    assert lines[sqlite_at + 4] == "    metadata adapter sqlite://"
+    s3_at = lines.index("s3 0.1.0 (assets_registry.adapters.s3)")
+    assert any(line.startswith("        ?endpoint_url=") for line in lines[s3_at:]), "the S3 options are listed"
+
+
+class _NamedRule:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def validate(self, asset: object) -> list[object]:
+        return []
+
+
+class _RulesPlugin:
+    @hookimpl
+    def assets_registry_validators(self, options: dict[str, object]) -> list[_NamedRule]:
+        return [_NamedRule(str(name)) for name in cast(list[str], options.get("rules", []))]
+
+
+def test_plugins_shows_each_plugins_validators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A validator plugin is listed with its validators' names, asked for with the settings' options."""
+    from assets_registry.apps import container
+
+    monkeypatch.setattr(container, "load_plugins", lambda _settings: Plugins.load(extra=[("rules", _RulesPlugin())]))
+    config = tmp_path / "registry.toml"
+    config.write_text('[validators]\nrules = ["licence_named", "owner_known"]\n', encoding="utf-8")
+    assert cli.main(["plugins", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rules_at = lines.index("rules - (_RulesPlugin)")
+    assert lines[rules_at + 1] == "    validators: licence_named, owner_known"
+
+    assert cli.main(["plugins", "--json", "--config", str(config)]) == 0
+    by_name = {info["name"]: info for info in json.loads(capsys.readouterr().out)}
+    assert by_name["rules"]["validators"] == ["licence_named", "owner_known"]
+    assert by_name["rules"]["provides"] == ["validators"]
 
 
 def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,8 +114,14 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
         "version": "0.1.0",
         "module": "assets_registry.adapters.sqlite",
         "provides": ["jobs adapter local://", "metadata adapter sqlite://"],
+        "adapters": [
+            {"port": "jobs", "scheme": "local", "summary": ANY, "options": {"busy_timeout": ANY}},
+            {"port": "metadata", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
+        ],
+        "validators": [],
     }
     assert by_name["filesystem"]["provides"] == ["blobs adapter file://"]
+    assert by_name["filesystem"]["adapters"][0]["summary"].startswith("Blobs as files under one folder")
 
 
 def test_plugins_disabled_in_the_config_file_are_not_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
