@@ -1,7 +1,8 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder, and the one scrub of the shell's ``ASSETS_*`` settings."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,36 @@ pytest_plugins = [
 ]
 
 
+REAL_SERVER_FIXTURES = frozenset(
+    {"ceph_server", "redis_server", "redis_url", "redis_db", "s3_server", "s3_client", "mongodb_url", "real_stack"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for a real server is marked ``real_servers``, whether or not its module says so."""
+    for item in items:
+        if REAL_SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_servers)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_operator_settings() -> Iterator[None]:
+    """No test, and no server a test starts, sees the ``ASSETS_*`` settings of the shell pytest runs in.
+
+    Done once for the session, before any fixture builds settings or a server process; the
+    ``ASSETS_TEST_*`` variables, which say where the real servers' binaries are, stay. A test
+    that sets a variable does it with ``monkeypatch.setenv``, undone after it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("ASSETS_") and not name.startswith("ASSETS_TEST_"):
+                patch.delenv(name)
+        yield
+
+
 @pytest.fixture
 def embedded_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     """The embedded default (SQLite + files + local jobs) under a fresh data directory."""
-    for name in ("ASSETS_CONFIG", "ASSETS_METADATA_URL", "ASSETS_BLOBS_URL", "ASSETS_JOBS_URL"):
-        monkeypatch.delenv(name, raising=False)
     services = build_container(load_settings(data_dir=tmp_path / "var", max_body_bytes=64 * 1024)).services()
     yield services
     services.close()
@@ -39,8 +65,6 @@ def services(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     On the real stack no job thread runs in this process: the stack's separate worker
     processes take the jobs (``tests.stacks.run_jobs`` waits for them).
     """
-    for name in ("ASSETS_CONFIG", "ASSETS_METADATA_URL", "ASSETS_BLOBS_URL", "ASSETS_JOBS_URL"):
-        monkeypatch.delenv(name, raising=False)
     backends: dict[str, Any] = {}
     stack = None
     if request.param != "embedded":

@@ -34,9 +34,8 @@ def _answers(url: str) -> bool:
 
 
 def registry_env(settings: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment without the caller's ``ASSETS_*`` settings, plus ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETS_") or k.startswith("ASSETS_TEST_")}
-    return env | (settings or {})
+    """This environment (the shell's ``ASSETS_*`` settings are scrubbed by ``conftest``), plus ``settings``."""
+    return dict(os.environ) | (settings or {})
 
 
 @contextmanager

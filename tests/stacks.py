@@ -16,7 +16,10 @@ import pytest
 
 from assets_registry.apps.container import Services
 
-STACKS = ("embedded", "mongodb+s3+redis")
+EMBEDDED = "embedded"
+REAL_STACK = "mongodb+s3+redis"
+STACKS = (EMBEDDED, pytest.param(REAL_STACK, id=REAL_STACK, marks=pytest.mark.real_servers))
+"""The ``params`` of a fixture run on each stack; the real one is marked (``-m "not real_servers"`` skips it)."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ variable (``query($f: GenericScalar) { searchAssets(filters: $f) { assetId } }``
 as an object literal: ``filters: {asset_version: "v1"}``.
 
 Untrusted queries are bounded before they run: length (before parsing), tokens, nesting,
-selections (fragments expanded) and aliased list fields (each alias is one more store query).
+selections (fragments expanded) and aliased list fields (each alias is one more store query): see
+``graphql_limits``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ import inspect
 import logging
 import types
 from collections.abc import Callable
+from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeAlias, Union, get_args, get_origin, get_type_hints
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLArgument,
     GraphQLEnumType,
     GraphQLEnumValue,
@@ -43,30 +43,19 @@ from graphql import (
     GraphQLField,
     GraphQLInt,
     GraphQLList,
-    GraphQLNamedType,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    OperationType,
-    SchemaMetaFieldDef,
-    SelectionSetNode,
-    TypeMetaFieldDef,
-    TypeNameMetaFieldDef,
     execute_sync,
-    get_named_type,
-    is_list_type,
-    is_non_null_type,
     parse,
     specified_rules,
     validate,
 )
-from graphql.validation import ValidationRule
 
+from assets_registry.apps.graphql_limits import MAX_QUERY_CHARS, MAX_TOKENS, QueryCostRule
 from assets_registry.core.errors import AssetNotFound, MalformedJSON, RegistryError
 from assets_registry.core.json_values import check_storable, parse_json
 from assets_registry.core.lookups import Lookup
@@ -83,19 +72,6 @@ if TYPE_CHECKING:
 __all__ = ["GRAPHIQL_HTML", "build_schema", "execute_query"]
 
 log = logging.getLogger(__name__)
-
-MAX_QUERY_CHARS = 100_000
-"""Longer documents are refused before parsing; real queries are a few hundred characters."""
-MAX_TOKENS = 10_000
-MAX_DEPTH = 8
-"""Levels of selection sets; the deepest useful query (assetsPage/items/profileList) has 4."""
-MAX_INTROSPECTION_DEPTH = 20
-"""Under ``__schema``/``__type``, where GraphiQL's introspection nests ``ofType`` ~15 levels."""
-MAX_SELECTIONS = 500
-"""Fields, fragment spreads and inline fragments of one operation, fragments expanded."""
-MAX_LIST_ALIASES = 10
-"""Aliased selections of list fields: each alias repeats a list's cost (a store query)."""
-MAX_FRAGMENT_NESTING = 16
 
 JSON = GraphQLScalarType("JSON", description="Any JSON value, as stored.")
 GenericScalar = GraphQLScalarType(
@@ -256,85 +232,6 @@ def build_schema() -> GraphQLSchema:
     return GraphQLSchema(query=GraphQLObjectType("Query", fields), types=[JSON, GenericScalar])
 
 
-class _Refused(Exception):
-    """A bound of ``QueryCostRule`` was passed; the message says which."""
-
-
-class QueryCostRule(ValidationRule):
-    """Refuses non-query operations and queries too deep, too wide, or too aliased.
-
-    Fragments are expanded where spread, so they cannot hide cost; a spread already being
-    expanded is skipped (``NoFragmentCyclesRule`` reports the cycle), so the walk ends.
-    """
-
-    selections = 0
-    list_aliases = 0
-
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-        if node.operation != OperationType.QUERY:
-            self.report_error(GraphQLError("This endpoint is read-only: only queries are accepted.", node))
-            return
-        self.selections = self.list_aliases = 0
-        try:
-            self._walk(node.selection_set, self.context.schema.query_type, 1, MAX_DEPTH, ())
-        except _Refused as exc:
-            self.report_error(GraphQLError(str(exc), node))
-
-    def _walk(
-        self,
-        selection_set: SelectionSetNode,
-        parent: GraphQLNamedType | None,
-        level: int,
-        limit: int,
-        fragments: tuple[str, ...],
-    ) -> None:
-        if len(fragments) > MAX_FRAGMENT_NESTING:
-            raise _Refused(f"Fragments nest deeper than {MAX_FRAGMENT_NESTING} levels.")
-        schema = self.context.schema
-        for selection in selection_set.selections:
-            self.selections += 1
-            if self.selections > MAX_SELECTIONS:
-                raise _Refused(f"The query has more than {MAX_SELECTIONS} selections (fragments expanded).")
-            if isinstance(selection, FieldNode):
-                name = selection.name.value
-                field = _field_def(parent, name)
-                if selection.alias and field is not None and _returns_list(field.type):
-                    self.list_aliases += 1
-                    if self.list_aliases > MAX_LIST_ALIASES:
-                        raise _Refused(f"The query aliases list fields more than {MAX_LIST_ALIASES} times.")
-                if selection.selection_set:
-                    inner = MAX_INTROSPECTION_DEPTH if name in ("__schema", "__type") else limit
-                    if level + 1 > inner:
-                        raise _Refused(f"The query nests deeper than {inner} levels of selections.")
-                    named = get_named_type(field.type) if field is not None else None
-                    self._walk(selection.selection_set, named, level + 1, inner, fragments)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                named = schema.get_type(condition.name.value) if condition else parent
-                self._walk(selection.selection_set, named, level, limit, (*fragments, ""))
-            elif isinstance(selection, FragmentSpreadNode):
-                spread = selection.name.value
-                fragment = self.context.get_fragment(spread)
-                if fragment is None or spread in fragments:
-                    continue
-                named = schema.get_type(fragment.type_condition.name.value)
-                self._walk(fragment.selection_set, named, level, limit, (*fragments, spread))
-
-
-def _field_def(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
-    meta = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef, "__typename": TypeNameMetaFieldDef}
-    if name in meta:
-        return meta[name]
-    fields = getattr(parent, "fields", None)
-    return fields.get(name) if isinstance(fields, dict) else None
-
-
-def _returns_list(kind: Any) -> bool:
-    while is_non_null_type(kind):
-        kind = kind.of_type
-    return is_list_type(kind)
-
-
 _RULES = (*specified_rules, QueryCostRule)
 _TOKEN_OPTION = next(k for k in ("max_lexical_tokens", "max_tokens") if k in inspect.signature(parse).parameters)
 _TOKEN_LIMIT: dict[str, Any] = {_TOKEN_OPTION: MAX_TOKENS}
@@ -418,27 +315,5 @@ def execute_query(schema: GraphQLSchema, registry: Registry, body: Any) -> tuple
     return 200, response
 
 
-GRAPHIQL_HTML = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8" />
-  <meta name="viewport" content="width=device-width, initial-scale=1" />
-  <title>Assets Registry GraphiQL</title>
-  <link rel="stylesheet" href="https://unpkg.com/graphiql@3.8.3/graphiql.min.css" crossorigin />
-  <style>body { margin: 0; } #graphiql { height: 100vh; }</style>
-</head>
-<body>
-  <div id="graphiql">Loading GraphiQL…</div>
-  <script src="https://unpkg.com/react@18.3.1/umd/react.production.min.js" crossorigin></script>
-  <script src="https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js" crossorigin></script>
-  <script src="https://unpkg.com/graphiql@3.8.3/graphiql.min.js" crossorigin></script>
-  <script>
-    const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
-    const defaultQuery = '{ getAssetsByType(assetType: "model", limit: 10) { assetId assetVersion } }';
-    ReactDOM.createRoot(document.getElementById("graphiql")).render(
-      React.createElement(GraphiQL, { fetcher, defaultQuery })
-    );
-  </script>
-</body>
-</html>
-"""
+GRAPHIQL_HTML = resources.files("assets_registry.apps").joinpath("static/graphiql.html").read_text("utf-8")
+"""The page ``/graphql`` serves to browsers (shipped as package data in ``apps/static``)."""

@@ -19,52 +19,18 @@ from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
 from assets_registry.apps.workers import BundleWorkers
 from assets_registry.core.bundles import IncompleteAsset
-from tests.http.test_rest import assert_problem
+from assets_registry.testing import assert_problem, bundle_asset, bundle_zip, upload_bundle
 from tests.stacks import run_jobs, stored_keys
+
+SOME_FILES = {"model.bin": b"\x00\x01" * 50_000, "docs/readme.md": b"# hello\n"}
 
 
 def bundle_bytes(asset_id: str = "zip-1", files: dict[str, bytes] | None = None, **fields: Any) -> bytes:
-    files = {"model.bin": b"\x00\x01" * 50_000, "docs/readme.md": b"# hello\n"} if files is None else files
-    asset = {
-        "asset_id": asset_id,
-        "asset_uri": f"models://example.com/{asset_id}",
-        "asset_version": "v1",
-        "asset_profile_id": "p1",
-        "asset_file_ids": [],
-        "profiles": [{"asset_profile_id": "p1", "asset_type": "model", "asset_sub_type": "llm"}],
-        **fields,
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("asset.json", json.dumps(asset))
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def multipart(fields: dict[str, tuple[str, bytes]]) -> tuple[bytes, dict[str, str]]:
-    boundary = uuid.uuid4().hex
-    body = b""
-    for name, (filename, data) in fields.items():
-        body += (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                "Content-Type: application/zip\r\n\r\n"
-            ).encode()
-            + data
-            + b"\r\n"
-        )
-    body += f"--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
-def upload(client: testing.TestClient, data: bytes, field: str = "file") -> testing.Result:
-    body, headers = multipart({field: ("bundle.zip", data)})
-    return client.simulate_post("/zip/upload", body=body, headers=headers)
+    return bundle_zip(bundle_asset(asset_id, **fields), SOME_FILES if files is None else files)
 
 
 def test_upload_answers_202_and_the_job_ends_in_success(client: testing.TestClient, services: Services) -> None:
-    result = upload(client, bundle_bytes())
+    result = upload_bundle(client, bundle_bytes())
     assert result.status_code == 202
     assert set(result.json) == {"success", "upload_id"}
     assert result.json["success"] is True
@@ -82,7 +48,7 @@ def test_upload_answers_202_and_the_job_ends_in_success(client: testing.TestClie
 
 def test_a_failed_job_reports_the_seeds_failed_status(client: testing.TestClient, services: Services) -> None:
     data = bundle_bytes(files={}, asset_file_ids=["model.bin"])
-    upload_id = upload(client, data).json["upload_id"]
+    upload_id = upload_bundle(client, data).json["upload_id"]
     run_jobs(services)
     status = client.simulate_get(f"/zip/status/{upload_id}").json
     assert status["status"] == "failed: asset_file_ids[0] model.bin is not in the archive"
@@ -99,11 +65,12 @@ def test_an_upload_that_is_not_multipart_is_415(client: testing.TestClient) -> N
 
 
 def test_an_upload_without_the_file_field_is_400(client: testing.TestClient) -> None:
-    assert "'file'" in assert_problem(upload(client, bundle_bytes(), field="archive"), 400, "missing_file")["detail"]
+    answer = upload_bundle(client, bundle_bytes(), field="archive")
+    assert "'file'" in assert_problem(answer, 400, "missing_file")["detail"]
 
 
 def test_an_empty_upload_is_400_and_stages_nothing(client: testing.TestClient, services: Services) -> None:
-    assert_problem(upload(client, b""), 400, "empty_upload")
+    assert_problem(upload_bundle(client, b""), 400, "empty_upload")
     assert services.jobs.claim("w", 60) is None
     assert stored_keys(services, "staging/") == []
 
@@ -124,10 +91,10 @@ def small_limits(tmp_path: Path) -> Iterator[Services]:
 
 def test_an_upload_over_the_limit_is_413_and_stages_nothing(small_limits: Services) -> None:
     client = testing.TestClient(create_app(small_limits))
-    assert_problem(upload(client, b"x" * 60_000), 413, "upload_too_large")
-    assert_problem(upload(client, b"x" * 2_000_000), 413, "upload_too_large")  # refused from Content-Length
+    assert_problem(upload_bundle(client, b"x" * 60_000), 413, "upload_too_large")
+    assert_problem(upload_bundle(client, b"x" * 2_000_000), 413, "upload_too_large")  # refused from Content-Length
     assert stored_keys(small_limits, "staging/") == []
-    assert upload(client, bundle_bytes(files={"a": b"small"})).status_code == 202
+    assert upload_bundle(client, bundle_bytes(files={"a": b"small"})).status_code == 202
 
 
 # -- download -------------------------------------------------------------------------------
@@ -135,7 +102,7 @@ def test_an_upload_over_the_limit_is_413_and_stages_nothing(small_limits: Servic
 
 def test_download_streams_the_asset_as_a_zip_with_exact_headers(client: testing.TestClient, services: Services) -> None:
     files = {"model.bin": bytes(range(256)) * 4000, "docs/readme.md": b"# hello\n", "empty.txt": b""}
-    upload(client, bundle_bytes(files=files))
+    upload_bundle(client, bundle_bytes(files=files))
     run_jobs(services)
     head = client.simulate_head("/zip/download/zip-1")
     result = client.simulate_get("/zip/download/zip-1")
@@ -157,12 +124,12 @@ def test_the_downloads_etag_follows_the_archives_bytes_not_the_revision(
 ) -> None:
     """Deleted and uploaded again with other files, the asset is at revision 1 again: its
     archive's ETag must still differ."""
-    upload(client, bundle_bytes(files={"a.bin": b"first"}))
+    upload_bundle(client, bundle_bytes(files={"a.bin": b"first"}))
     run_jobs(services)
     first = client.simulate_head("/zip/download/zip-1").headers["etag"]
     assert client.simulate_get("/zip/download/zip-1").headers["etag"] == first
     assert client.simulate_delete("/assets/zip-1").status_code == 200
-    upload(client, bundle_bytes(files={"a.bin": b"other"}))
+    upload_bundle(client, bundle_bytes(files={"a.bin": b"other"}))
     run_jobs(services)
     again = client.simulate_head("/zip/download/zip-1").headers["etag"]
     assert again.startswith('"zip-') and again != first
@@ -174,7 +141,7 @@ def test_download_of_an_unknown_asset_is_404(client: testing.TestClient) -> None
 
 
 def test_an_asset_whose_blob_is_gone_is_409_before_any_byte(client: testing.TestClient, services: Services) -> None:
-    upload(client, bundle_bytes())
+    upload_bundle(client, bundle_bytes())
     run_jobs(services)
     asset = client.simulate_get("/query/by-id/zip-1").json
     key = services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
@@ -187,7 +154,7 @@ def test_an_asset_whose_blob_is_gone_is_409_before_any_byte(client: testing.Test
 def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
     client: testing.TestClient, services: Services
 ) -> None:
-    upload(client, bundle_bytes(files={"a.bin": os.urandom(3_000_000), "b.bin": os.urandom(3_000_000)}))
+    upload_bundle(client, bundle_bytes(files={"a.bin": os.urandom(3_000_000), "b.bin": os.urandom(3_000_000)}))
     run_jobs(services)
     download = services.bundles.export("zip-1")
     asset = client.simulate_get("/query/by-id/zip-1").json
@@ -209,7 +176,7 @@ def test_a_blob_that_vanishes_mid_stream_never_yields_a_whole_looking_archive(
 def test_a_blob_changed_behind_the_registrys_back_breaks_the_stream(
     client: testing.TestClient, services: Services, size: int, extra: int
 ) -> None:
-    upload(client, bundle_bytes(files={"a.bin": os.urandom(size), "z.bin": b"z"}))
+    upload_bundle(client, bundle_bytes(files={"a.bin": os.urandom(size), "z.bin": b"z"}))
     run_jobs(services)
     asset = client.simulate_get("/query/by-id/zip-1").json
     key = services.blobs.key_for_url(asset["files"][0]["asset_file_url"])
@@ -226,8 +193,8 @@ def test_a_blob_changed_behind_the_registrys_back_breaks_the_stream(
 def test_zip_routes_follow_the_read_and_write_split(services: Services) -> None:
     reader = testing.TestClient(create_app(services, "read"))
     writer = testing.TestClient(create_app(services, "write"))
-    assert_problem(upload(reader, bundle_bytes()), 405, "write_routes_not_served")
-    upload_id = upload(writer, bundle_bytes()).json["upload_id"]
+    assert_problem(upload_bundle(reader, bundle_bytes()), 405, "write_routes_not_served")
+    upload_id = upload_bundle(writer, bundle_bytes()).json["upload_id"]
     assert reader.simulate_get(f"/zip/status/{upload_id}").status_code == 200
     assert_problem(writer.simulate_get(f"/zip/status/{upload_id}"), 405, "read_routes_not_served")
     assert_problem(writer.simulate_get("/zip/download/zip-1"), 405, "read_routes_not_served")
@@ -237,7 +204,7 @@ def test_worker_threads_pick_up_uploads_as_they_are_queued(services: Services) -
     workers = BundleWorkers(services.bundles, threads=2, poll_seconds=30).start()
     try:
         client = testing.TestClient(create_app(services, on_queued=workers.wake))
-        ids = [upload(client, bundle_bytes(f"zip-{n}")).json["upload_id"] for n in range(4)]
+        ids = [upload_bundle(client, bundle_bytes(f"zip-{n}")).json["upload_id"] for n in range(4)]
         import time
 
         deadline = time.monotonic() + 20

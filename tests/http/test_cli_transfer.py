@@ -19,6 +19,7 @@ import pytest
 
 from assets_registry.apps.cli import main
 from assets_registry.apps.client import CommandError, _wait_for, multipart_body, multipart_parts, upload
+from assets_registry.testing import write_bundle
 from tests.seed import SEED_ASSET
 from tests.served import free_port, served_registry
 from tests.stacks import STACKS, stack_settings
@@ -44,10 +45,7 @@ def make_bundle(path: Path, asset_id: str) -> dict[str, bytes]:
         "asset_uri": f"models://example.com/{asset_id}",
         "profiles": [{**SEED_ASSET["profiles"][0], "asset_id": asset_id}],
     }
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("asset.json", json.dumps(document))
-        for name, data in members.items():
-            archive.writestr(name, data)
+    write_bundle(path, document, members)
     return members
 
 

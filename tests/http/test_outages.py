@@ -16,8 +16,7 @@ from falcon import testing
 from assets_registry.apps.container import Services, build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
-from tests.http.test_bundles_http import bundle_bytes, multipart
-from tests.http.test_rest import assert_problem
+from assets_registry.testing import assert_problem, bundle_zip, upload_form
 from tests.seed import SEED_ASSET
 from tests.servers import free_port
 
@@ -46,7 +45,7 @@ def answer_of(client: testing.TestClient, part: str) -> testing.Result:
     if part == "metadata":
         return client.simulate_post("/assets", json=SEED_ASSET)
     if part == "blobs":
-        body, headers = multipart({"file": ("bundle.zip", bundle_bytes())})
+        body, headers = upload_form(bundle_zip("zip-1", {"model.bin": b"\x00\x01" * 50_000}))
         return client.simulate_post("/zip/upload", body=body, headers=headers)
     return client.simulate_get("/zip/status/0a5e3de1-1fcd-4a65-9c83-18c5c0b4d612")
 

@@ -10,6 +10,7 @@ from falcon import testing
 
 from assets_registry.apps.container import Services
 from assets_registry.apps.http import create_app
+from assets_registry.testing import assert_problem
 from assets_registry.testing.documents import asset_document
 from tests.seed import SEED_ASSET, SEED_SEARCH, SEED_UPDATE
 
@@ -22,16 +23,6 @@ def post_asset(client: testing.TestClient, document: dict[str, Any]) -> testing.
 
 def ids(result: testing.Result) -> list[str]:
     return [d["asset_id"] for d in result.json]
-
-
-def assert_problem(result: testing.Result, status: int, code: str) -> dict[str, Any]:
-    assert result.status_code == status, result.text
-    assert result.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = result.json
-    assert body["code"] == code
-    assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"].endswith((".", "?"))
-    return body
 
 
 @pytest.fixture

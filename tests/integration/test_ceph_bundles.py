@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from falcon import testing
 
 from assets_registry.apps.container import Services, build_container
-from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
-from tests.http.test_bundles_http import multipart
+from assets_registry.testing import bundle_zip, http_client, upload_bundle
 from tests.servers.ceph import CephServer
 from tests.stacks import run_jobs
 
@@ -43,16 +41,8 @@ def test_zip_round_trip_on_ceph(ceph_services: Services) -> None:
         "empty.txt": b"",
         "docs/ünïcode name.md": "# héllo\n".encode(),
     }
-    asset = {"asset_id": "ceph-1", "asset_uri": "models://example.com/ceph-1", "asset_version": "v1",
-             "asset_profile_id": "p", "asset_file_ids": []}  # fmt: skip
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("asset.json", json.dumps(asset))
-        for name, data in files.items():
-            archive.writestr(name, data)
-    client = testing.TestClient(create_app(ceph_services))
-    body, headers = multipart({"file": ("bundle.zip", buffer.getvalue())})
-    upload = client.simulate_post("/zip/upload", body=body, headers=headers)
+    client = http_client(ceph_services)
+    upload = upload_bundle(client, bundle_zip("ceph-1", files))
     assert upload.status_code == 202
     run_jobs(ceph_services)
     status = client.simulate_get(f"/zip/status/{upload.json['upload_id']}").json

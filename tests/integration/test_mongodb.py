@@ -32,7 +32,7 @@ from assets_registry.plugins.manager import Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL
 from assets_registry.testing.documents import asset_document
 from assets_registry.testing.metadata_contract import CORPUS, MetadataStoreContract
-from tests.property.test_properties import asset_documents
+from tests.property.strategies import asset_documents
 from tests.servers import free_port
 from tests.servers.secantusdb import fresh_mongo_store
 

@@ -8,14 +8,10 @@ that dies or hangs.
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -32,6 +28,7 @@ from assets_registry.core.errors import BackendUnavailable, ConfigurationError, 
 from assets_registry.core.ports import PROCESSING, QUEUED, SUCCESS, JobTracker, failed
 from assets_registry.plugins import AdapterContext, BackendURL
 from assets_registry.plugins.manager import Plugins
+from assets_registry.testing import bundle_zip
 from assets_registry.testing.jobs_contract import JobTrackerContract
 from tests.servers import free_port, unavailable
 from tests.servers.redis import RedisDatabase, RedisServer
@@ -289,27 +286,13 @@ def test_the_plugin_imports_without_redis_py_and_says_how_to_install_it() -> Non
 
 
 def _bundle(asset_id: str) -> bytes:
-    asset = {
-        "asset_id": asset_id,
-        "asset_uri": f"models://example.com/{asset_id}",
-        "asset_version": "v1",
-        "asset_profile_id": "p1",
-        "asset_file_ids": [],
-        "profiles": [{"asset_profile_id": "p1", "asset_type": "model", "asset_sub_type": "llm"}],
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("asset.json", json.dumps(asset))
-        archive.writestr("model.bin", b"\x00\x01" * 5000)
-    return buffer.getvalue()
+    return bundle_zip(asset_id, {"model.bin": b"\x00\x01" * 5000})
 
 
 def test_uploads_queued_by_one_process_are_run_by_the_workers_of_another(
     redis_db: RedisDatabase, plain: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole path: ``jobs = redis://`` in the settings, a server staging, a worker process running."""
-    for name in [name for name in os.environ if name.startswith("ASSETS_")]:
-        monkeypatch.delenv(name)
     # Only the plugins this test needs: the others' servers are not part of it.
     settings = load_settings(
         data_dir=tmp_path / "var", jobs_url=redis_db.url, disable_plugins=["mongodb", "s3", "ceph"]

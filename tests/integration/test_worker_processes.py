@@ -9,7 +9,6 @@ once its lease runs out and bring it to ``success``, with the asset's files whol
 from __future__ import annotations
 
 import io
-import json
 import random
 import signal
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assets_registry.testing import bundle_zip
 from tests.served import registry_process, served_registry
 from tests.servers.redis import RedisDatabase
 from tests.servers.seaweedfs import S3Server
@@ -31,15 +31,7 @@ LEASE_SECONDS = 2.0
 def bundle(asset_id: str, sizes: dict[str, int]) -> tuple[bytes, dict[str, bytes]]:
     rng = random.Random(asset_id)
     files = {name: rng.randbytes(size) for name, size in sizes.items()}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("asset.json", json.dumps({
-            "asset_id": asset_id, "asset_uri": f"models://example.com/{asset_id}", "asset_version": "v1",
-            "asset_profile_id": "p", "asset_file_ids": [],
-        }))  # fmt: skip
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue(), files
+    return bundle_zip(asset_id, files, compression=zipfile.ZIP_STORED), files
 
 
 def upload(url: str, data: bytes) -> str:
@@ -106,6 +98,7 @@ def run_kill_scenario(data_dir: Path, settings: dict[str, str]) -> None:
         assert took < LEASE_SECONDS + 45, f"the job took {took:.1f} s to be taken over and finished"
 
 
+@pytest.mark.slow  # processes started, one killed mid-job, its lease left to run out
 def test_a_killed_worker_s_job_is_taken_over_on_the_embedded_default(tmp_path: Path) -> None:
     run_kill_scenario(tmp_path / "var", {})
 

@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStor
 from assets_registry.core.bundles import Bundles
 from assets_registry.core.bundles.frames import MIN_MEMBERS
 from assets_registry.core.registry import Registry
+from assets_registry.testing import bundle_asset, bundle_zip
 
 _SEGMENT_ALPHABET = st.characters(
     blacklist_categories=("Cc", "Cs"), blacklist_characters="/\\", min_codepoint=32, max_codepoint=0x2FFF
@@ -48,20 +50,7 @@ methods = st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP
 
 def make_bundle(files: dict[str, bytes], method: int, wrap: bool) -> bytes:
     prefix = "wrapper/" if wrap else ""
-    asset = {
-        "asset_id": "round-trip",
-        "asset_uri": "models://example.com/round-trip",
-        "asset_version": "v1",
-        "asset_profile_id": "p",
-        "asset_file_ids": [],
-        "profiles": [{"asset_profile_id": "p", "asset_type": "model", "asset_sub_type": "llm"}],
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        archive.writestr(prefix + "asset.json", json.dumps(asset))
-        for name, data in files.items():
-            archive.writestr(prefix + name, data)
-    return buffer.getvalue()
+    return bundle_zip(bundle_asset("round-trip", profile_id="p"), files, folder=prefix, compression=method)
 
 
 def _with_many(files: dict[str, bytes], many: int) -> dict[str, bytes]:
@@ -69,6 +58,7 @@ def _with_many(files: dict[str, bytes], many: int) -> dict[str, bytes]:
     return files | {f"many/f{n:03}.txt": str(n).encode() * (n % 7) for n in range(many)}
 
 
+@pytest.mark.slow  # ~20 s: 40 archives of up to 25 members, each uploaded and downloaded
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(files=bundles_strategy, method=methods, wrap=st.booleans(), many=st.sampled_from([0, 0, MIN_MEMBERS]))
 def test_download_gives_back_what_was_uploaded(files: dict[str, bytes], method: int, wrap: bool, many: int) -> None:

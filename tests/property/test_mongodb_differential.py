@@ -26,7 +26,7 @@ from assets_registry.core.filters import LOGICAL_OPERATORS, Filter, compile_filt
 from assets_registry.core.lookups import Lookup, lookup_filter
 from assets_registry.core.model import asset_from_document, asset_to_document
 from assets_registry.core.ports import MetadataStore, Page
-from tests.property.test_properties import (
+from tests.property.strategies import (
     ROUTES,
     SUB_TYPES,
     TAGS,

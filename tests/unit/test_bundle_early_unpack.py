@@ -24,7 +24,8 @@ from assets_registry.core.bundles.early_unpack import EXPANSION_ALLOWANCE, EXPAN
 from assets_registry.core.bundles.keys import file_key, manifest_key
 from assets_registry.core.errors import BackendUnavailable
 from assets_registry.core.ports import SUCCESS, BlobInfo
-from tests.unit.test_bundle_hostile import (
+from assets_registry.testing import build_zip
+from tests.unit.bundle_env import (
     ASSET_ID,
     Env,
     MiB,
@@ -32,7 +33,6 @@ from tests.unit.test_bundle_hostile import (
     assert_left_nothing,
     assert_registered,
     asset_json,
-    build_zip,
     chunked,
     headers,
     make_env,

@@ -25,6 +25,7 @@ from assets_registry.core.bundles import export as bundle_export
 from assets_registry.core.bundles.frames import MIN_MEMBERS, read_frames
 from assets_registry.core.bundles.keys import frames_key
 from assets_registry.core.registry import Registry
+from assets_registry.testing import bundle_zip
 
 ASSET = {
     "asset_id": "many",
@@ -54,12 +55,7 @@ def bundles(tmp_path: Path) -> Iterator[Bundles]:
 
 
 def register(bundles: Bundles, files: dict[str, bytes]) -> None:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("asset.json", json.dumps(ASSET))
-        for name, data in files.items():
-            archive.writestr(name, data)
-    job = bundles.stage([buffer.getvalue()])
+    job = bundles.stage([bundle_zip(ASSET, files, compression=zipfile.ZIP_STORED)])
     bundles.run_next("w")
     assert bundles.status(job.upload_id).status == "success"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +17,8 @@ from assets_registry.plugins.manager import Plugins
 
 
 @pytest.fixture(autouse=True)
-def _no_assets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ASSETS_"):
-            monkeypatch.delenv(name)
+def _in_a_fresh_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The default ``./var`` of each command lands in the test's own folder."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -257,11 +254,9 @@ def test_unknown_command_is_an_argparse_error(capsys: pytest.CaptureFixture[str]
 
 
 def test_python_m_assets_registry_plugins(tmp_path: Path) -> None:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ASSETS_")}
     result = subprocess.run(
         [sys.executable, "-m", "assets_registry", "plugins"],
         cwd=tmp_path,
-        env=env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import os
 import re
 import sys
 import textwrap
@@ -33,13 +32,6 @@ from assets_registry.testing.memory import MemoryBlobStore
 PROJECT_VERSION = "0.1.0"
 
 TESTS = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _no_assets_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("ASSETS_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

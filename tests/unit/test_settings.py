@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,8 @@ NO_DECODE_FIX = (
 
 
 @pytest.fixture(autouse=True)
-def _no_assets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ASSETS_"):
-            monkeypatch.delenv(name)
+def _in_a_fresh_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A relative data dir or config file is the test's own."""
     monkeypatch.chdir(tmp_path)
 
 
