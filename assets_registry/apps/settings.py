@@ -2,7 +2,7 @@
 
 With nothing configured the registry runs on its embedded default: SQLite + files + local
 jobs, all under one data directory (``./var``). Each backend is chosen by one URL whose
-scheme names the adapter; see the README's configuration table.
+scheme names the adapter; ``docs/backends.md`` has every setting and URL option.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The six dataclasses carry exactly the seed's field names, types and defaults. JS
 decoded into them by pydantic working on these stdlib dataclasses (strict types, unknown
 fields refused), so that every error names the JSON path of the offending value.
 
-Rules this module adds to the seed (the README's "Asset documents" section says the same):
+Rules this module adds to the seed (``docs/search.md`` says the same):
 
 - Unknown fields are refused, at any depth, with the closest known name suggested: a
   typo such as ``asset_tag`` would otherwise be dropped silently and the asset would never

@@ -1,8 +1,8 @@
-"""The four ports: what the registry needs from the world, as ``typing.Protocol`` classes.
+"""The ports: what the registry needs from the world, as ``typing.Protocol`` classes.
 
 Adapters implement them (``assets_registry.adapters``, or a third party's plugin); the core
 use cases receive them as arguments and never know which backend they talk to. Each port
-has one contract test suite (``tests/contract``) that every adapter must pass.
+has one contract test suite (``assets_registry.testing``) that every adapter must pass.
 
 All adapters raise the domain's errors (``core.errors``): ``AssetNotFound``,
 ``AssetExists``, ``RevisionMismatch``, ``BlobNotFound``, ``JobNotFound``, and

@@ -81,7 +81,7 @@ class AdapterSpec:
     """One adapter a plugin offers: the port it serves, its URL scheme, and its factory.
 
     ``options`` documents the URL query options (name -> what it does) for
-    ``assets-registry plugins`` and the README.
+    ``assets-registry plugins`` and ``docs/backends.md``.
     """
 
     port: PortName

@@ -24,7 +24,7 @@ INSTALL_HINT = "pip install 'assets-registry[redis]'"
 
 
 def make_job_tracker(context: AdapterContext) -> RedisJobTracker:
-    """Build the tracker for ``context.url``; connects lazily, so a down Redis does not stop start-up."""
+    """Build the tracker for ``context.url``; it connects lazily (``serve`` and ``worker`` ping it before starting)."""
     options = tracker_options(context.url)
     try:
         from assets_registry.adapters.redis.jobs import RedisJobTracker, connect
