@@ -14,7 +14,6 @@ import threading
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -35,18 +34,10 @@ from tests.unit.bundle_env import (
     asset_json,
     chunked,
     headers,
-    make_env,
     payload,
     run,
     stored_files,
 )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    environment = make_env(tmp_path)
-    yield environment
-    environment.close()
 
 
 def recording(env: Env) -> RecordingBlobStore:

@@ -55,14 +55,6 @@ from tests.unit.bundle_env import (
     stored_files,
 )
 
-
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    environment = make_env(tmp_path)
-    yield environment
-    environment.close()
-
-
 # -- not an archive ------------------------------------------------------------------------
 
 
