@@ -36,6 +36,7 @@ from assets_registry.plugins.store_helpers import (
 READ_CHUNK = 1 << 20
 WRITEBACK_WINDOW = 8 << 20
 PARTIAL_MAX_IDLE_SECONDS = 3600
+RENAME_RETRIES = 20
 
 
 class FilesystemBlobStore:
@@ -116,8 +117,7 @@ class FilesystemBlobStore:
                 if not transient:
                     self._written(lambda _: os.fsync(out.fileno()), b"")
             try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                os.replace(partial, path)
+                _rename_into(partial, path)
             except (FileExistsError, NotADirectoryError, IsADirectoryError):
                 raise InvalidBlobKey(
                     f"The blob key {key!r} clashes with another blob: one key cannot be both a blob and a folder."
@@ -309,8 +309,45 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
         os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
 
+def _rename_into(partial: str, path: str) -> None:
+    """Move a written blob to its name, making its folders.
+
+    ``delete`` removes the folders it empties, and one may go at any moment: between our
+    ``makedirs`` and the rename (the rename then finds no folder), or inside ``makedirs``
+    (which then says the folder exists but is not one). Either way the folder is made again
+    and the move retried; each retry needs a delete to win a window of microseconds again.
+    A key that really clashes with a blob fails the same way every time, and is reported.
+    """
+    folder = os.path.dirname(path)
+    for _ in range(RENAME_RETRIES - 1):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            os.replace(partial, path)
+            return
+        except FileExistsError:
+            if _is_file(folder):
+                raise  # a blob where a folder should be
+        except FileNotFoundError:
+            if not os.path.exists(partial):
+                raise
+    os.makedirs(folder, exist_ok=True)
+    os.replace(partial, path)
+
+
+def _is_file(path: str) -> bool:
+    """Whether ``path`` is there and is not a folder (one ``lstat``: the answer of one moment)."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
 def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    """Make a rename durable; a folder already gone (its blob deleted meanwhile) has nothing to keep."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
     try:
         os.fsync(fd)
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ from assets_registry.core.errors import BackendUnavailable, BlobNotFound
 from assets_registry.core.ports import BlobStore
 from assets_registry.plugins.store_helpers import InvalidBlobKey
 from assets_registry.testing import BlobStoreContract
+
+FORK = multiprocessing.get_context("fork")
+ROUNDS = 2000
 
 
 class TestFilesystemBlobStore(BlobStoreContract):
@@ -138,3 +143,40 @@ def test_abandoned_partial_files_are_removed_at_start(tmp_path: Path) -> None:
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
     FilesystemBlobStore(tmp_path / "blobs")
     assert sorted(p.name for p in (tmp_path / "blobs" / ".partial").iterdir()) == ["fresh"]
+
+
+def _put_and_delete_in_one_folder(root: str, worker: int, rounds: int) -> None:
+    """Each blob deleted once written: the folder is emptied, and removed, again and again."""
+    store = FilesystemBlobStore(Path(root))
+    for n in range(rounds):
+        key = f"shared/w{worker}-{n}"
+        assert store.put(key, [b"x" * 100], transient=True).size == 100
+        assert b"".join(store.read(key)) == b"x" * 100
+        store.delete(key)
+
+
+def test_puts_and_deletes_racing_in_one_folder_never_fail(tmp_path: Path) -> None:
+    """A delete removes the folder it empties; a put renaming into it just then makes it again."""
+    root = str(tmp_path / "blobs")
+    FilesystemBlobStore(Path(root))
+    failures: list[BaseException] = []
+
+    def worker(number: int) -> None:
+        try:
+            _put_and_delete_in_one_folder(root, number, ROUNDS)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    processes = [FORK.Process(target=_put_and_delete_in_one_folder, args=(root, 10 + w, ROUNDS)) for w in range(2)]
+    for process in processes:
+        process.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for process in processes:
+        process.join(120)
+    assert failures == []
+    assert [p.exitcode for p in processes] == [0, 0]
+    assert not (Path(root) / "shared").exists(), "the last delete leaves no folder behind"

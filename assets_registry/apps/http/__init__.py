@@ -19,6 +19,7 @@ from assets_registry.apps.http.assets import AssetResource, AssetsResource
 from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
+from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.settings import Routes
 from assets_registry.core.lookups import Lookup
@@ -54,7 +55,7 @@ _OTHER = {"read": "write", "write": "read"}
 def create_app(
     services: Services, routes: Routes = "all", on_queued: Callable[[], None] = lambda: None
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    app = falcon.App()
+    app = falcon.App(middleware=[LiteralIds()])
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
     registry = services.registry

@@ -27,7 +27,7 @@ def expected_revision(req: falcon.Request) -> int | None:
     if header is None or header.strip() == "*":
         return None
     tag = header.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit()):  # int() would take '²' or Arabic digits
         raise InvalidInput(f"If-Match must be an ETag this server sent, such as '\"3\"'; got {header!r}.")
     return int(tag)
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import falcon
 import msgspec
 
-from assets_registry.core.errors import InvalidInput, TooLarge
+from assets_registry.core.errors import InvalidInput, RegistryError, TooLarge
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 from assets_registry.core.ports import Page
@@ -21,6 +21,52 @@ class BodyTooLarge(TooLarge):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"The body is larger than {max_bytes} bytes, the most this server accepts.")
+
+
+class IncompleteBody(InvalidInput):
+    """The body ended before the length its request announced: the client went away or lied."""
+
+    code = "incomplete_body"
+
+
+class UnreadableBody(InvalidInput):
+    """The WSGI server could not read the body (a broken chunked encoding, a cut connection)."""
+
+    code = "unreadable_body"
+
+
+class ClientBody:
+    """The request body as a stream that reports the client's faults as the client's.
+
+    A body cut short, or a chunked encoding the server cannot decode, surfaces inside
+    ``read`` as whatever the WSGI server raises (gunicorn: ``NoMoreData``,
+    ``InvalidChunkSize``, ``ChunkMissingTerminator``); here it becomes a 400 with a code.
+    The end of the stream is checked against ``Content-Length``: a shorter body is refused,
+    so nothing half-sent is ever taken (an upload is never queued from it).
+    """
+
+    def __init__(self, stream: Any, declared: int | None) -> None:
+        self._stream = stream
+        self._declared = declared
+        self.received = 0
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self._stream.read(size)
+        except RegistryError:
+            raise
+        except Exception as exc:  # the server's reader: every failure here is the body's
+            raise UnreadableBody(
+                f"The request body could not be read to its end ({type(exc).__name__}): a broken chunked "
+                "encoding or a connection cut short. Send the request again."
+            ) from None
+        self.received += len(data)
+        if not data and size != 0 and self._declared is not None and self.received < self._declared:
+            raise IncompleteBody(
+                f"The body ended after {self.received} of the {self._declared} bytes its Content-Length "
+                "announced; send the whole body."
+            )
+        return data
 
 
 def media_type(req: falcon.Request) -> str:
@@ -41,22 +87,26 @@ def read_json(req: falcon.Request, max_bytes: int) -> Any:
             description=f"Send the body as JSON with 'Content-Type: application/json' (got {media or 'none'!r})."
         )
     declared = req.content_length or 0
-    data = body_stream(req).read(max_bytes + 1) if declared <= max_bytes else b""
-    if max(declared, len(data)) > max_bytes:
+    if declared > max_bytes:
+        raise BodyTooLarge(max_bytes)
+    stream, data = body_stream(req), b""
+    while len(data) <= max_bytes and (chunk := stream.read(max_bytes + 1 - len(data))):
+        data += chunk
+    if len(data) > max_bytes:
         raise BodyTooLarge(max_bytes)
     return parse_json(data)
 
 
-def body_stream(req: falcon.Request) -> Any:
-    """The request body as a stream, also for chunked requests (no Content-Length).
+def body_stream(req: falcon.Request) -> ClientBody:
+    """The request body as a ``ClientBody``, also for chunked requests (no Content-Length).
 
     Falcon's ``bounded_stream`` reads nothing without a length; a server that de-chunks the
     body (gunicorn does) says so with ``wsgi.input_terminated``, and then the raw stream ends
     where the body ends.
     """
     if req.content_length is None and req.env.get("wsgi.input_terminated"):
-        return req.stream
-    return req.bounded_stream
+        return ClientBody(req.stream, None)
+    return ClientBody(req.bounded_stream, req.content_length)
 
 
 def send_json(resp: falcon.Response, value: Any, status: int = 200) -> None:

@@ -29,6 +29,10 @@ class MissingFile(InvalidInput):
     code = "missing_file"
 
 
+class MalformedForm(InvalidInput):
+    code = "malformed_form"
+
+
 class UploadResource:
     def __init__(self, bundles: Bundles, on_queued: Callable[[], None] = lambda: None) -> None:
         self.bundles = bundles
@@ -43,14 +47,15 @@ class UploadResource:
                 f'(curl -F "file=@bundle.zip"); got {media or "no content type"!r}.'
             )
         try:
-            for part in self._form(req):
+            parts = iter(self._form(req))
+            for part in parts:
                 if part.name == FILE_FIELD:
-                    job = self.bundles.stage(_part_chunks(part), req.content_length)
+                    job = self.bundles.stage(_file_chunks(part, parts), req.content_length)
                     break
             else:
                 raise MissingFile(f"The form has no '{FILE_FIELD}' field; send the archive as file=@bundle.zip.")
         except MultipartParseError as exc:
-            raise InvalidInput(f"The multipart body is malformed: {exc.description or exc.title}.") from None
+            raise MalformedForm(f"The multipart body is malformed: {exc.description or exc.title}.") from None
         self.on_queued()
         resp.location = f"/zip/status/{job.upload_id}"
         send_json(resp, {"success": True, "upload_id": job.upload_id}, 202)
@@ -71,9 +76,22 @@ class UploadResource:
         return form
 
 
-def _part_chunks(part: Any) -> Iterator[bytes]:
+def _file_chunks(part: Any, rest: Iterator[Any]) -> Iterator[bytes]:
+    """The file part's bytes, then the rest of the form read to its closing delimiter.
+
+    A part ends where its delimiter is found, or where the body ends: only the form's end
+    tells a whole archive from one cut short. Reading it here, inside the staging, means a
+    form without its end fails the upload before its job is queued.
+    """
     while chunk := part.stream.read(UPLOAD_CHUNK):
         yield chunk
+    try:
+        for _other in rest:  # fields after the file are read past, not kept
+            pass
+    except MultipartParseError:
+        raise MalformedForm(
+            "The multipart body ends without its closing boundary: the upload was cut short; send it again."
+        ) from None
 
 
 class UploadStatusResource:
@@ -95,7 +113,11 @@ class DownloadResource:
         self.bundles = bundles
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
-        resp.stream = self.bundles.send(self._headers(resp, asset_id))
+        chunks = self.bundles.send(self._headers(resp, asset_id))
+        # The first chunk is made here, before the status line goes out: a fault found in it
+        # (a file changed behind the registry's back) is a 409 problem, not the WSGI server's
+        # HTML 500. A fault found later can only cut the stream short of its Content-Length.
+        resp.stream = _Primed(next(chunks, b""), chunks)
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         self._headers(resp, asset_id)
@@ -111,6 +133,30 @@ class DownloadResource:
         )
         resp.set_header("ETag", f'"zip-{download.digest[:32]}"')  # the same bytes, whatever the revision
         return download
+
+
+class _Primed:
+    """A stream whose first chunk was already made; ``close`` (the WSGI server's, when the
+    client goes away) reaches the generator, so an abandoned download is ended at once."""
+
+    def __init__(self, first: bytes, rest: Iterator[bytes]) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            if first:
+                return first
+        return next(self._rest)
+
+    def close(self) -> None:
+        close = getattr(self._rest, "close", None)
+        if close is not None:
+            close()
 
 
 def _token_or_quoted(name: str) -> str:
