@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import random
 import stat
 import threading
@@ -71,6 +72,14 @@ def test_truncated_zip_is_not_readable(env: Env) -> None:
     assert_left_nothing(env, job)
 
 
+@pytest.mark.parametrize("size", [0, 2, 21, 100])
+def test_a_file_too_short_for_a_zip_directory_says_so_without_offsets(env: Env, size: int) -> None:
+    job = run(env.bundles, b"PK\x03\x04" + b"x" * size)
+    assert job.status.startswith("failed: the upload is not a readable ZIP archive ("), job.status
+    assert "seek" not in job.status and not any(ch.isdigit() for ch in job.status.replace("CRC-32", "")), job.status
+    assert_left_nothing(env, job)
+
+
 # -- asset.json ----------------------------------------------------------------------------
 
 
@@ -83,7 +92,9 @@ def test_asset_json_missing(env: Env) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        pytest.param(b'{"asset_id": "zip-1",', "failed: asset.json is not valid JSON", id="not-json"),
+        pytest.param(b'{"asset_id": "zip-1",', "failed: asset.json is not valid JSON: Input", id="not-json"),
+        pytest.param(b"  ", "failed: asset.json is empty; send a JSON document", id="empty"),
+        pytest.param(b"\xff\xfe{}", "failed: asset.json is not valid JSON: JSON is malformed", id="not-utf8"),
         pytest.param(b'["zip-1"]', "failed: asset.json must hold a JSON object", id="array"),
         pytest.param(b'{"asset_uri": "models://x"}', "failed: asset.json has no asset_id string", id="no-asset-id"),
         pytest.param(b'{"asset_id": 7}', "failed: asset.json has no asset_id string", id="asset-id-not-string"),
@@ -93,6 +104,7 @@ def test_asset_json_missing(env: Env) -> None:
 def test_unusable_asset_json(env: Env, content: bytes, expected: str) -> None:
     job = run(env.bundles, build_zip([("asset.json", content), ("model.bin", b"weights")]))
     assert job.status.startswith(expected), job.status
+    assert "JSON: not valid JSON" not in job.status, "said once"
     assert_left_nothing(env, job)
 
 
@@ -163,11 +175,12 @@ def test_hostile_member_name(env: Env, hostile: str, expected: str) -> None:
     ["a//b.bin", "./a.bin", "a/./b.bin"],
     ids=["empty-segment", "dot", "inner-dot"],
 )
-def test_member_path_that_cannot_be_a_file_id(env: Env, path: str) -> None:
+def test_member_path_that_cannot_be_a_file_id(env: Env, path: str, caplog: pytest.LogCaptureFixture) -> None:
     bundle = build_zip([("asset.json", asset_json()), ("good.bin", b"good"), (info(path), b"evil")])
     job = run(env.bundles, bundle)
     assert job.status.startswith(f"failed: member {path} cannot be a file of the asset: its path "), job.status
     assert_left_nothing(env, job)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [], "no blob under a bad key"
 
 
 def test_folder_entry_carrying_data_is_skipped(env: Env) -> None:
@@ -203,12 +216,27 @@ def test_member_that_is_both_a_file_and_a_folder(env: Env, names: tuple[str, str
     assert_left_nothing(env, job)
 
 
-def test_member_name_too_long_for_the_blob_store(env: Env) -> None:
-    long_name = "n" * 300 + ".bin"  # a valid file id (up to 1024), but no file system segment is that long
-    bundle = build_zip([("asset.json", asset_json()), ("good.bin", b"good"), (long_name, b"x")])
+LONG_SEGMENT = "a folder or file name in its path is longer than 255 bytes"
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        pytest.param("n" * 300 + ".bin", "a folder or file name in its path is longer than 255 bytes", id="long-name"),
+        pytest.param(
+            "é" * 130 + "/x.bin", "a folder or file name in its path is longer than 255 bytes", id="long-utf8"
+        ),
+    ],
+)
+def test_member_name_too_long_for_the_blob_store(
+    env: Env, name: str, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A valid file id (up to 1024 characters) that no blob store can hold: refused before a blob is written."""
+    bundle = build_zip([("asset.json", asset_json()), ("good.bin", b"good"), (name, b"x")])
     job = run(env.bundles, bundle)
-    assert job.status.startswith(f"failed: member {long_name} cannot be stored"), job.status
+    assert job.status == f"failed: member {name} cannot be stored: {why}", job.status
     assert_left_nothing(env, job)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [], "no blob under a bad key"
 
 
 # -- member kinds --------------------------------------------------------------------------

@@ -34,7 +34,12 @@ def read_asset_json(archive: Archive, plan: BundlePlan) -> Document:
     try:
         document = parse_json(data)
     except MalformedJSON as exc:
-        raise BundleRejected(f"{ASSET_JSON} is not valid JSON: {exc.message.removeprefix('The body is ')}") from None
+        what = (
+            exc.message.removeprefix("The body ")
+            if exc.message.startswith("The body ")
+            else f"is not usable: {exc.message}"
+        )
+        raise BundleRejected(f"{ASSET_JSON} {what}") from None
     if not isinstance(document, dict):
         raise BundleRejected(f"{ASSET_JSON} must hold a JSON object")
     asset_id = document.get("asset_id")

@@ -42,7 +42,13 @@ from stream_unzip import NO_ENCRYPTION, stream_unzip
 
 from assets_registry.core.bundles.errors import BundleRejected
 from assets_registry.core.bundles.keys import file_key
-from assets_registry.core.bundles.rules import ASSET_JSON, BundleLimits, check_member_name, is_junk
+from assets_registry.core.bundles.rules import (
+    ASSET_JSON,
+    BundleLimits,
+    check_member_name,
+    is_junk,
+    stored_name_problem,
+)
 from assets_registry.core.bundles.staged_archive import Hole
 from assets_registry.core.ports import BlobInfo, BlobStore
 
@@ -238,6 +244,9 @@ class EarlyUnpack:
                 for _ in self._bounded(data):  # folders, macOS extras and asset.json are the job's
                     pass
                 continue
+            problem = stored_name_problem(name)
+            if problem:  # the job refuses the bundle with this reason; nothing is written for it
+                raise _Stop(f"member {name} cannot be stored: {problem}")
             self._store(name, size, data)
 
     def _store(self, name: str, size: int | None, data: Iterable[bytes]) -> None:

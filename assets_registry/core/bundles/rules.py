@@ -28,6 +28,10 @@ from assets_registry.core.identifiers import file_id_problem, has_control
 ASSET_JSON = "asset.json"
 _MACOS_JUNK_FOLDER = "__MACOSX/"
 _MACOS_JUNK_FILE = ".DS_Store"
+MAX_NAME_SEGMENT_BYTES = 255
+"""What every blob store (and most filesystems) allow for one folder or file name."""
+MAX_STORED_NAME_CHARS = 2000
+"""Blob keys are at most 2048 characters; ``file_key`` puts ``assets/<upload id>/`` (44) before the name."""
 GiB = 1 << 30
 
 
@@ -109,7 +113,27 @@ def plan_bundle(entries: Sequence[Entry], archive_bytes: int, limits: BundleLimi
         problem = file_id_problem(member.path)
         if problem:
             raise BundleRejected(f"member {member.name} cannot be a file of the asset: its path {problem}")
+        problem = stored_name_problem(member.name)
+        if problem:
+            raise BundleRejected(f"member {member.name} cannot be stored: {problem}")
     return BundlePlan(asset_json, members)
+
+
+def stored_name_problem(name: str) -> str | None:
+    """Why a member of this name cannot become a blob (``file_key``), or None.
+
+    The blob stores share one set of key rules (``plugins.store_helpers.key_problem``); the
+    rules a member's name can break are checked here, before any blob is written, so that
+    nothing is written under a key that could not be deleted again.
+    """
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "its path must not have empty, '.' or '..' path segments"
+    if any(len(part.encode()) > MAX_NAME_SEGMENT_BYTES for part in parts):
+        return f"a folder or file name in its path is longer than {MAX_NAME_SEGMENT_BYTES} bytes"
+    if len(name) > MAX_STORED_NAME_CHARS:
+        return f"its path is longer than {MAX_STORED_NAME_CHARS} characters"
+    return None
 
 
 def check_member_name(name: str) -> None:

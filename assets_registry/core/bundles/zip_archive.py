@@ -41,7 +41,10 @@ class ZipArchive:
             self.zip = zipfile.ZipFile(raw)
         except DAMAGED as exc:
             raw.close()
-            raise ArchiveDamaged(f"the upload is not a readable ZIP archive ({exc})") from None
+            # zipfile's own sentences name the part that is missing; a seek before the start of
+            # a file shorter than any directory says only that, without its offsets.
+            why = str(exc) if isinstance(exc, zipfile.BadZipFile) else "too short to hold a ZIP directory"
+            raise ArchiveDamaged(f"the upload is not a readable ZIP archive ({why})") from None
         self._entries: list[Entry] | None = None
 
     def entries(self) -> Sequence[Entry]:
