@@ -63,7 +63,9 @@ class Container(containers.DeclarativeContainer):
     page_limits = providers.Singleton(
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
-    registry = providers.Singleton(Registry, store=metadata, validators=validators, page_limits=page_limits)
+    registry = providers.Singleton(
+        Registry, store=metadata, validators=validators, page_limits=page_limits, blob_key=blobs.provided.key_for_url
+    )
     bundle_limits = providers.Singleton(
         BundleLimits,
         max_upload_bytes=settings.provided.max_upload_bytes,

@@ -68,6 +68,12 @@ class InvalidAsset(InvalidInput):
         super().__init__(f"The asset is invalid: {first}{more}{end}", errors)
 
 
+class ForeignBlob(InvalidAsset):
+    """A file URL names a blob of the registry's own store that another asset (or none) owns."""
+
+    code = "foreign_blob"
+
+
 class InvalidFilter(InvalidInput):
     """A search filter uses something outside the accepted subset of MongoDB queries."""
 

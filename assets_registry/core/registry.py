@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 
-from assets_registry.core.errors import FieldError, InvalidAsset, RevisionMismatch
+from assets_registry.core.errors import FieldError, ForeignBlob, InvalidAsset, RevisionMismatch
 from assets_registry.core.filters import FilterLimits, compile_filter
 from assets_registry.core.lookups import Lookup
 from assets_registry.core.model import Asset, asset_from_document, asset_to_document
@@ -36,8 +36,12 @@ class Registry:
         validators: Sequence[Validator] = (),
         page_limits: PageLimits | None = None,
         filter_limits: FilterLimits | None = None,
+        blob_key: Callable[[str], str | None] | None = None,
     ) -> None:
+        """``blob_key`` is the blob store's ``key_for_url``: a file URL into the registry's own
+        store must name a blob of that same asset (see ``_foreign_blobs``)."""
         self.store = store
+        self.blob_key = blob_key
         self.validators = tuple(validators)
         self.page_limits = page_limits or PageLimits()
         self.filter_limits = filter_limits or FilterLimits()
@@ -58,9 +62,14 @@ class Registry:
 
     # -- writes -------------------------------------------------------------------------
 
-    def create(self, document: Any) -> StoredAsset:
-        """Validate and store a new asset; ``AssetExists`` if the id is taken."""
+    def create(self, document: Any, own_keys: Collection[str] = ()) -> StoredAsset:
+        """Validate and store a new asset; ``AssetExists`` if the id is taken.
+
+        ``own_keys`` are the blobs the caller wrote for this asset (the ZIP ingest's members):
+        its files may point into the registry's store there, and nowhere else.
+        """
         asset = self._checked(document)
+        self._foreign_blobs(asset, own_keys)
         return self.store.insert(asset_to_document(asset))
 
     def update(self, asset_id: str, changes: Any, expected_revision: int | None = None) -> StoredAsset:
@@ -83,7 +92,9 @@ class Registry:
             )
 
         def write(current: StoredAsset) -> StoredAsset:
-            document = asset_to_document(self._checked({**current.document, **changes}))
+            asset = self._checked({**current.document, **changes})
+            self._foreign_blobs(asset, self._keys_of(current.document))
+            document = asset_to_document(asset)
             if _same_json(document, current.document):
                 return current
             updated = self.store.update(asset_id, document, current.revision)
@@ -123,6 +134,35 @@ class Registry:
                 if expected_revision is not None:
                     raise
         raise RevisionMismatch(asset_id)
+
+    def _foreign_blobs(self, asset: Asset, own: Collection[str]) -> None:
+        """Refuse file URLs naming a blob of the registry's own store that is not this asset's.
+
+        Without this, ``POST /assets`` could point a file at another asset's blob, and the
+        new asset's ZIP download would serve that other asset's bytes. An asset's own blobs
+        are those its upload wrote, and those its current version already points at.
+        """
+        if self.blob_key is None:
+            return
+        errors = [
+            FieldError(
+                f"files[{n}].asset_file_url",
+                f"names the blob {key!r} of this registry's store, which belongs to no file of this asset; "
+                "upload the file in a ZIP bundle, or give a URL outside the registry's store",
+            )
+            for n, file in enumerate(asset.files)
+            if (key := self.blob_key(file.asset_file_url)) is not None and key not in own
+        ]
+        if errors:
+            raise ForeignBlob(errors)
+
+    def _keys_of(self, document: dict[str, Any]) -> set[str]:
+        """The blobs of the registry's store a stored version's files point at."""
+        blob_key = self.blob_key
+        if blob_key is None:
+            return set()
+        keys = (blob_key(str(f.get("asset_file_url", ""))) for f in document.get("files") or [])
+        return {key for key in keys if key is not None}
 
     def validate(self, document: Any) -> Asset:
         """The asset a document describes, if the model and every validator accept it."""

@@ -55,7 +55,7 @@ class BundleIngest:
         if attempt.stored_keys is None:
             return asset_id  # an earlier attempt registered it
         try:
-            self.registry.create(document)
+            self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None
         except InvalidAsset as exc:
