@@ -16,6 +16,7 @@ from graphql import (
     GraphQLField,
     GraphQLNamedType,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SchemaMetaFieldDef,
@@ -40,6 +41,14 @@ MAX_SELECTIONS = 500
 MAX_LIST_ALIASES = 10
 """Aliased selections of list fields: each alias repeats a list's cost (a store query)."""
 MAX_FRAGMENT_NESTING = 16
+MAX_ROOT_FIELDS = 10
+"""Top-level selections of one query, aliases included: each is a store query of its own."""
+MAX_COST = 50_000
+"""Fields answered, each counted once per item of every page above it (a ``limit`` argument,
+``DEFAULT_PAGE`` when left out, ``MAX_PAGE`` when a variable). A page of 1,000 assets with
+thirty fields costs 30,000."""
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 
 
 class QueryRefused(Exception):
@@ -55,14 +64,16 @@ class QueryCostRule(ValidationRule):
 
     selections = 0
     list_aliases = 0
+    root_fields = 0
+    cost = 0
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
         if node.operation != OperationType.QUERY:
             self.report_error(GraphQLError("This endpoint is read-only: only queries are accepted.", node))
             return
-        self.selections = self.list_aliases = 0
+        self.selections = self.list_aliases = self.root_fields = self.cost = 0
         try:
-            self._walk(node.selection_set, self.context.schema.query_type, 1, MAX_DEPTH, ())
+            self._walk(node.selection_set, self.context.schema.query_type, 1, MAX_DEPTH, (), 1)
         except QueryRefused as exc:
             self.report_error(GraphQLError(str(exc), node))
 
@@ -73,6 +84,7 @@ class QueryCostRule(ValidationRule):
         level: int,
         limit: int,
         fragments: tuple[str, ...],
+        weight: int,
     ) -> None:
         if len(fragments) > MAX_FRAGMENT_NESTING:
             raise QueryRefused(f"Fragments nest deeper than {MAX_FRAGMENT_NESTING} levels.")
@@ -84,6 +96,19 @@ class QueryCostRule(ValidationRule):
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 field = _field_def(parent, name)
+                if level == 1 and name != "__typename":
+                    self.root_fields += 1
+                    if self.root_fields > MAX_ROOT_FIELDS:
+                        raise QueryRefused(
+                            f"The query asks for more than {MAX_ROOT_FIELDS} top-level fields (aliases included); "
+                            "each is a store query: send several queries."
+                        )
+                self.cost += weight
+                if self.cost > MAX_COST:
+                    raise QueryRefused(
+                        f"The query could answer more than {MAX_COST} fields (each field counted once per item of "
+                        "the pages above it): ask for fewer fields or smaller pages (limit)."
+                    )
                 if selection.alias and field is not None and _returns_list(field.type):
                     self.list_aliases += 1
                     if self.list_aliases > MAX_LIST_ALIASES:
@@ -93,18 +118,31 @@ class QueryCostRule(ValidationRule):
                     if level + 1 > inner:
                         raise QueryRefused(f"The query nests deeper than {inner} levels of selections.")
                     named = get_named_type(field.type) if field is not None else None
-                    self._walk(selection.selection_set, named, level + 1, inner, fragments)
+                    inner_weight = weight * _page_size(selection, field)
+                    self._walk(selection.selection_set, named, level + 1, inner, fragments, inner_weight)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 named = schema.get_type(condition.name.value) if condition else parent
-                self._walk(selection.selection_set, named, level, limit, (*fragments, ""))
+                self._walk(selection.selection_set, named, level, limit, (*fragments, ""), weight)
             elif isinstance(selection, FragmentSpreadNode):
                 spread = selection.name.value
                 fragment = self.context.get_fragment(spread)
                 if fragment is None or spread in fragments:
                     continue
                 named = schema.get_type(fragment.type_condition.name.value)
-                self._walk(fragment.selection_set, named, level, limit, (*fragments, spread))
+                self._walk(fragment.selection_set, named, level, limit, (*fragments, spread), weight)
+
+
+def _page_size(selection: FieldNode, field: GraphQLField | None) -> int:
+    """How many items a paged field may answer: its ``limit``, as the registry will cap it."""
+    if field is None or "limit" not in field.args:
+        return 1
+    given = next((a.value for a in selection.arguments or () if a.name.value == "limit"), None)
+    if given is None:
+        return DEFAULT_PAGE
+    if isinstance(given, IntValueNode):
+        return max(1, min(int(given.value), MAX_PAGE))
+    return MAX_PAGE  # a variable: its value is not known while validating
 
 
 def _field_def(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:

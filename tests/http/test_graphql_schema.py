@@ -362,7 +362,31 @@ def test_aliased_list_fields_are_bounded(run: Any) -> None:
     too_many = " ".join(f'a{i}: getAssetsByType(assetType: "x{i}") {{ assetId }}' for i in range(11))
     status, body = run(f"{{ {too_many} }}")
     assert status == 400
-    assert any("aliases list fields" in error["message"] for error in body["errors"])
+    assert any("more than 10" in error["message"] for error in body["errors"])
+    nested = " ".join(f"p{i}: profileList {{ assetType }}" for i in range(11))
+    status, body = run(f'{{ getAssetById(assetId: "asset-1") {{ {nested} }} }}')
+    assert status == 400
+    assert any("aliases list fields more than 10" in error["message"] for error in body["errors"])
+
+
+def test_top_level_fields_are_bounded_each_a_store_query(run: Any) -> None:
+    """160 aliases of one lookup answered 16.9 MB of large assets: now at most 10 per query."""
+    ok = " ".join(f'a{i}: getAssetById(assetId: "asset-1") {{ assetId }}' for i in range(10))
+    assert run(f"{{ {ok} }}")[0] == 200
+    many = " ".join(f'a{i}: getAssetById(assetId: "asset-1") {{ assetId profiles }}' for i in range(160))
+    status, body = run(f"{{ {many} }}")
+    assert status == 400
+    assert any("more than 10 top-level fields" in error["message"] for error in body["errors"])
+
+
+def test_the_fields_a_query_could_answer_are_bounded_by_its_page_sizes(run: Any) -> None:
+    fields = " ".join(f"f{i}: assetId" for i in range(60))
+    assert run(f'{{ getAssetsByType(assetType: "model", limit: 100) {{ {fields} }} }}')[0] == 200
+    status, body = run(f'{{ getAssetsByType(assetType: "model", limit: 1000) {{ {fields} }} }}')
+    assert status == 400
+    assert any("more than 50000 fields" in error["message"] for error in body["errors"])
+    status, _ = run(f'query($n: Int) {{ getAssetsByType(assetType: "model", limit: $n) {{ {fields} }} }}')
+    assert status == 400, "a variable limit counts as the largest page"
 
 
 def test_too_long_document_is_refused_before_parsing(run: Any) -> None:
