@@ -18,6 +18,10 @@ from typing import IO
 
 import pytest
 
+SERVER_PYTHON = os.environ.get("ASSETS_TEST_SERVER_PYTHON", sys.executable)
+"""The Python whose ``assets_registry`` the served tests run: another installation's, to try
+this suite on an older version (``ASSETS_TEST_SERVER_PYTHON=/old/venv/bin/python``)."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -44,7 +48,11 @@ def _process(args: list[str], settings: dict[str, str] | None) -> Iterator[tuple
     blocks the server at its next log line); the output is printed if the test fails meanwhile."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "assets_registry", *args], env=registry_env(settings), stdout=log, stderr=log
+            [SERVER_PYTHON, "-m", "assets_registry", *args],
+            env=registry_env(settings),
+            stdout=log,
+            stderr=log,
+            cwd=tempfile.gettempdir(),  # the installed package, not the checkout's folder on sys.path
         )
         try:
             yield process, log
