@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
-from assets_registry.core.ports import BlobInfo
+from assets_registry.core.ports import BlobInfo, StoredBlob
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 from assets_registry.plugins.store_helpers import (
     PLAIN_NAME,
@@ -190,6 +190,18 @@ class FilesystemBlobStore:
                 ):
                     gone.add(key)
         return [key for key in dict.fromkeys(keys) if key in gone]
+
+    def listing(self, folder: str) -> Iterator[StoredBlob]:
+        """The files under ``folder``, not following symbolic links (the reserved folder left out)."""
+        top = f"{self._root}/{check_key(folder.rstrip('/'))}" if folder else self._root
+        for path, folders, files in os.walk(top):
+            if path == self._root:
+                folders[:] = [name for name in folders if name != RESERVED_FOLDER]
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):  # deleted while listed
+                    st = os.lstat(f"{path}/{name}")
+                    if stat.S_ISREG(st.st_mode):
+                        yield StoredBlob(f"{path}/{name}"[len(self._root) + 1 :], st.st_size, st.st_mtime)
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
         """A read per blob, straight: no stream or file object each, and each folder opened

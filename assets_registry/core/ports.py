@@ -139,6 +139,15 @@ class BlobInfo:
     sha256: str | None = None
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """A blob as a listing shows it: its key, size, and when it was last written (epoch seconds)."""
+
+    key: str
+    size: int
+    modified: float
+
+
 @runtime_checkable
 class BlobStore(Protocol):
     """Keeps binary files under keys (``a/b/c``-style relative paths), as streams of chunks.
@@ -177,6 +186,13 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the blob; removing an absent blob is not an error (cleanup is idempotent)."""
+
+    def listing(self, folder: str) -> Iterator[StoredBlob]:
+        """Every blob under ``folder`` (``""`` or ``a/b/``), at any depth, in no set order.
+
+        For the orphan sweep (``assets-registry gc``): it finds blobs no asset or job owns,
+        and spares those written within its grace period (``modified``).
+        """
 
     def key_for_url(self, url: str) -> str | None:
         """The key of a URL this store handed out, or None if the URL is not one of its own."""

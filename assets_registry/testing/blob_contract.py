@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 
@@ -140,6 +141,24 @@ class BlobStoreContract:
         blobs.delete("assets/x/f")
         with pytest.raises(BlobNotFound):
             blobs.stat("assets/x/f")
+
+    def test_listing_gives_every_blob_under_a_folder_with_its_size_and_time(self, blobs: BlobStore) -> None:
+        started = time.time() - 120  # clocks of a remote store may differ a little from ours
+        for key, size in [("assets/u1/a.bin", 3), ("assets/u1/deep/b.bin", 0), ("assets/u2/c.bin", 5)]:
+            blobs.put(key, [b"x" * size])
+        blobs.put("staging/u3.zip", [b"zip"], transient=True)
+        listed = {blob.key: blob for blob in blobs.listing("assets/")}
+        assert {k: b.size for k, b in listed.items()} == {
+            "assets/u1/a.bin": 3,
+            "assets/u1/deep/b.bin": 0,
+            "assets/u2/c.bin": 5,
+        }
+        assert all(started <= blob.modified <= time.time() + 120 for blob in listed.values())
+        assert {blob.key for blob in blobs.listing("assets/u1/")} == {"assets/u1/a.bin", "assets/u1/deep/b.bin"}
+        assert {blob.key for blob in blobs.listing("")} >= {*listed, "staging/u3.zip"}
+        assert list(blobs.listing("nothing/here/")) == []
+        blobs.delete("assets/u1/a.bin")
+        assert "assets/u1/a.bin" not in {blob.key for blob in blobs.listing("assets/")}
 
     def test_urls_lead_back_to_their_keys(self, blobs: BlobStore) -> None:
         for key in ("plain", "nested/dir/file.bin", "ünï cödé/ß?#%.txt"):

@@ -30,6 +30,7 @@ from assets_registry.core.ports import (
     Document,
     Page,
     StoredAsset,
+    StoredBlob,
     UploadJob,
 )
 from assets_registry.plugins.store_helpers import read_each
@@ -106,10 +107,12 @@ class MemoryMetadataStore:
 class MemoryBlobStore:
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, float] = {}
 
     def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
         data = b"".join(chunks)
         self._blobs[key] = data
+        self._written[key] = time.time()
         return BlobInfo(key, f"memory:///{key}", len(data), hashlib.sha256(data).hexdigest())
 
     def read(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -132,6 +135,11 @@ class MemoryBlobStore:
 
     def delete(self, key: str) -> None:
         self._blobs.pop(key, None)
+        self._written.pop(key, None)
+
+    def listing(self, folder: str) -> Iterator[StoredBlob]:
+        found = [StoredBlob(k, len(v), self._written[k]) for k, v in self._blobs.items() if k.startswith(folder)]
+        return iter(found)
 
     def key_for_url(self, url: str) -> str | None:
         return url.removeprefix("memory:///") if url.startswith("memory:///") else None

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -36,7 +37,7 @@ from assets_registry.adapters.ceph.segments import (
     segment_name,
 )
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, InvalidInput
-from assets_registry.core.ports import BlobInfo
+from assets_registry.core.ports import BlobInfo, StoredBlob
 from assets_registry.plugins.store_helpers import (
     BlobTooLarge,
     InvalidBlobKey,
@@ -208,6 +209,19 @@ class CephBlobStore:
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A container listing per folder instead of a HEAD per key."""
         return missing_by_listing(keys, self._name, self.stat, self._listed)
+
+    def listing(self, folder: str) -> Iterator[StoredBlob]:
+        """The container's objects under the folder (a large blob is its manifest: one entry)."""
+        start = len(object_name(self.config.prefix, ""))
+        _headers, found = self._pool.call(
+            lambda c: c.get_container(
+                self.config.container, prefix=object_name(self.config.prefix, folder), full_listing=True
+            )
+        )
+        for item in found:
+            if "name" in item:
+                modified = datetime.fromisoformat(item["last_modified"]).replace(tzinfo=UTC).timestamp()
+                yield StoredBlob(item["name"][start:], int(item["bytes"]), modified)
 
     def _listed(self, folder: str, first: str, _last: str) -> set[str]:
         _headers, listing = self._pool.call(

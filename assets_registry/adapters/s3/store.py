@@ -24,7 +24,7 @@ from assets_registry.adapters.s3.config import S3Config
 from assets_registry.adapters.s3.failures import OUT_OF_RANGE, error_code, translated, unavailable
 from assets_registry.adapters.s3.uploads import StreamingUpload
 from assets_registry.core.errors import BlobNotFound, ConfigurationError, InvalidInput
-from assets_registry.core.ports import BlobInfo
+from assets_registry.core.ports import BlobInfo, StoredBlob
 from assets_registry.plugins.store_helpers import InvalidBlobKey, check_key, key_problem, missing_by_listing, read_ahead
 
 READ_CHUNK = 1 << 20
@@ -201,6 +201,17 @@ class S3BlobStore:
     def missing(self, keys: Sequence[str]) -> list[str]:
         """A listing per folder (a thousand names a request) instead of a HEAD per key."""
         return missing_by_listing(keys, self._object_key, self.stat, self._listed)
+
+    def listing(self, folder: str) -> Iterator[StoredBlob]:
+        self._ensure_bucket()
+        start = len(self.config.object_key(""))
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.config.object_key(folder)
+        )
+        with translated(self.bucket):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield StoredBlob(item["Key"][start:], int(item["Size"]), item["LastModified"].timestamp())
 
     def _listed(self, folder: str, first: str, last: str) -> set[str]:
         """The object keys directly in ``folder`` from ``first`` to ``last`` (S3 lists in order)."""
