@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(plugins)
     plugins.add_argument("--json", action="store_true", help="print JSON")
 
+    gc = commands.add_parser("gc", help="delete blobs no asset or upload job owns (what crashes left behind)")
+    _common(gc)
+    gc.add_argument("--dry-run", action="store_true", help="list the orphans, delete nothing")
+    gc.add_argument(
+        "--grace", type=float, metavar="S", help="spare blobs written in the last S seconds (default 86400)"
+    )
+
     config = commands.add_parser("config", help="print the effective settings (passwords hidden)")
     _common(config)
 
@@ -110,18 +117,41 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
             print("    (no hooks)")
 
 
+def _collect(settings: Settings, dry_run: bool, grace: float | None) -> None:
+    """``assets-registry gc``: one sweep, each orphan on a line, then the totals."""
+    from assets_registry.apps.container import build_container
+
+    services = build_container(settings).services()
+    try:
+        report = services.janitor.sweep(dry_run=dry_run, grace_seconds=grace)
+    finally:
+        services.close()
+    for orphan in report.orphans:
+        print(f"{orphan.blob.key}\t{orphan.blob.size}\t{orphan.reason}")
+    verb = "would delete" if dry_run else f"deleted {report.deleted} of"
+    print(
+        f"{verb} {len(report.orphans)} orphan blobs ({report.orphan_bytes} bytes); "
+        f"spared {report.spared} of uploads in flight or written within the grace period",
+        file=sys.stderr,
+    )
+
+
 def _run_worker(settings: Settings) -> None:
     import logging
 
     from assets_registry.apps.container import build_container
     from assets_registry.apps.server import check_setup
-    from assets_registry.apps.workers import run_worker
+    from assets_registry.apps.workers import Sweeps, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_setup(settings)
     services = build_container(settings).services()
     try:
-        run_worker(services.bundles, max(settings.job_threads, 1))
+        run_worker(
+            services.bundles,
+            max(settings.job_threads, 1),
+            sweeps=Sweeps(services.janitor, settings.gc_interval_seconds),
+        )
     finally:
         services.close()
 
@@ -154,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             _run_worker(settings)
         elif args.command == "plugins":
             _show_plugins(settings, args.json)
+        elif args.command == "gc":
+            _collect(settings, args.dry_run, args.grace)
         elif args.command == "config":
             _show_config(settings)
     except RegistryError as exc:

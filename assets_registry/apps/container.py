@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
+from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
@@ -47,8 +48,10 @@ class Services:
     blobs: BlobStore
     jobs: JobTracker
     bundles: Bundles
+    janitor: Janitor
 
     def close(self) -> None:
+        self.janitor.drain()  # the blobs of versions just replaced go before the connections do
         for part in (self.registry.store, self.blobs, self.jobs):
             part.close()
 
@@ -87,8 +90,11 @@ class Container(containers.DeclarativeContainer):
         early_unpack=settings.provided.early_unpack,
         release_memory=release_free_memory,
     )
+    janitor = providers.Singleton(
+        Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds
+    )
     services = providers.Singleton(
-        Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles
+        Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles, janitor=janitor
     )
 
 

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     job_threads: int = Field(2, ge=0, le=64, description="upload-job threads per server process (0: none)")
     lease_seconds: float = Field(60.0, gt=0, description="a job's lease; a dead worker's job is retaken after it")
     max_attempts: int = Field(3, ge=1, description="claims of an upload job before it is failed")
+    gc_grace_seconds: float = Field(
+        24 * 3600.0, ge=0, description="the orphan sweep spares blobs written this recently (uploads in flight)"
+    )
+    gc_interval_seconds: float = Field(
+        3600.0, ge=0, description="workers sweep orphan blobs this often (0: never; `assets-registry gc` any time)"
+    )
     disable_plugins: Annotated[list[str], NoDecode] = Field(
         [], description="plugin names not to load (comma-separated in env)"
     )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import threading
 from types import FrameType
 
 from assets_registry.core.bundles import Bundles
+from assets_registry.core.bundles.janitor import Janitor
 
 log = logging.getLogger("assets_registry.workers")
 
@@ -59,7 +61,40 @@ class BundleWorkers:
                 self._wake.clear()
 
 
-def run_worker(bundles: Bundles, threads: int, poll_seconds: float = 1.0, grace_seconds: float = 30.0) -> None:
+class Sweeps:
+    """The orphan sweep every ``interval`` seconds (with up to 10 % of jitter, so the workers
+    of a fleet do not all sweep at once), on a thread of its own; 0 never sweeps."""
+
+    def __init__(self, janitor: Janitor, interval: float) -> None:
+        self.janitor = janitor
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def start(self) -> Sweeps:
+        if self.interval > 0:
+            threading.Thread(target=self._loop, name="orphan-sweep", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval * random.uniform(0.9, 1.0)):
+            try:
+                report = self.janitor.sweep()
+                if report.orphans:
+                    log.info("orphan sweep: %d blobs (%d bytes) deleted", report.deleted, report.orphan_bytes)
+            except Exception:  # a backend hiccup: the next sweep tries again
+                log.exception("the orphan sweep failed")
+
+
+def run_worker(
+    bundles: Bundles,
+    threads: int,
+    poll_seconds: float = 1.0,
+    grace_seconds: float = 30.0,
+    sweeps: Sweeps | None = None,
+) -> None:
     """``assets-registry worker``: run job threads until SIGTERM or SIGINT, then stop gracefully.
 
     Jobs still running after ``grace_seconds`` are left to their leases: another worker
@@ -74,6 +109,10 @@ def run_worker(bundles: Bundles, threads: int, poll_seconds: float = 1.0, grace_
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
     workers = BundleWorkers(bundles, threads, poll_seconds).start()
+    if sweeps is not None:
+        sweeps.start()
     log.info("worker %s: %d job threads started", os.getpid(), threads)
     stop.wait()
+    if sweeps is not None:
+        sweeps.stop()
     workers.stop(grace_seconds)

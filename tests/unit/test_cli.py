@@ -266,3 +266,26 @@ def test_python_m_assets_registry_plugins(tmp_path: Path) -> None:
     assert "sqlite 0.1.0" in result.stdout
     assert "filesystem 0.1.0" in result.stdout
     assert result.stderr == ""
+
+
+# -- gc ---------------------------------------------------------------------------------
+
+
+def test_gc_lists_orphans_on_a_dry_run_and_deletes_them_otherwise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assets_registry.adapters.filesystem import FilesystemBlobStore
+
+    blobs = FilesystemBlobStore(tmp_path / "var" / "blobs")
+    blobs.put("assets/9d1c/weights.bin", [b"abc"])  # no asset points at it: a crash left it
+    data_dir = ["--data-dir", str(tmp_path / "var")]
+    assert cli.main(["gc", "--dry-run", "--grace", "0", *data_dir]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["assets/9d1c/weights.bin\t3\tno asset points at it"]
+    assert "would delete 1 orphan blobs (3 bytes)" in err
+    assert blobs.missing(["assets/9d1c/weights.bin"]) == []
+    assert cli.main(["gc", *data_dir]) == 0  # the default grace spares what was just written
+    assert "would" not in capsys.readouterr().err and blobs.missing(["assets/9d1c/weights.bin"]) == []
+    assert cli.main(["gc", "--grace", "0", *data_dir]) == 0
+    assert "deleted 1 of 1 orphan blobs" in capsys.readouterr().err
+    assert blobs.missing(["assets/9d1c/weights.bin"]) == ["assets/9d1c/weights.bin"]

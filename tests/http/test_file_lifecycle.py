@@ -1,0 +1,89 @@
+"""Files leave with their asset, and the orphan sweep takes what a crash left behind; on each stack."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from falcon import testing
+
+from assets_registry.apps.container import Services
+from assets_registry.core.bundles.keys import staged_key
+from assets_registry.testing import bundle_zip, upload_bundle
+from tests.stacks import run_jobs
+
+FILES = {"weights.bin": b"w" * 5000, "config/settings.json": b"{}"}
+
+
+def uploaded(client: testing.TestClient, services: Services, asset_id: str) -> tuple[dict[str, Any], list[str]]:
+    answer = upload_bundle(client, bundle_zip(asset_id, FILES))
+    assert answer.status_code == 202
+    run_jobs(services)
+    document: dict[str, Any] = client.simulate_get(f"/query/by-id/{asset_id}").json
+    keys = [services.blobs.key_for_url(f["asset_file_url"]) for f in document["files"]]
+    assert None not in keys and services.blobs.missing(keys) == []  # type: ignore[arg-type]
+    return document, keys  # type: ignore[return-value]
+
+
+def test_deleting_an_asset_frees_every_blob_of_it(client: testing.TestClient, services: Services) -> None:
+    _document, keys = uploaded(client, services, "leaving")
+    assert client.simulate_delete("/assets/leaving").status_code == 200
+    services.janitor.drain()
+    assert services.blobs.missing(keys) == keys
+
+
+def test_an_update_dropping_a_file_frees_its_blob_and_keeps_the_others(
+    client: testing.TestClient, services: Services
+) -> None:
+    document, keys = uploaded(client, services, "slimmer")
+    kept = [f for f in document["files"] if f["asset_file_id"] == "weights.bin"]
+    answer = client.simulate_put("/assets/slimmer", json={"files": kept, "asset_file_ids": ["weights.bin"]})
+    assert answer.status_code == 200, answer.text
+    services.janitor.drain()
+    dropped = services.blobs.key_for_url(
+        next(f for f in document["files"] if f["asset_file_id"] != "weights.bin")["asset_file_url"]
+    )
+    assert services.blobs.missing(keys) == [dropped]
+    assert client.simulate_get("/zip/download/slimmer").status_code == 200
+    nothing = services.janitor.sweep(dry_run=True, grace_seconds=0)
+    assert nothing.orphans == [], "what is left is referenced"
+
+
+def test_the_sweep_finds_what_a_crash_left_and_spares_uploads_in_flight(
+    client: testing.TestClient, services: Services
+) -> None:
+    _document, keys = uploaded(client, services, "crashed")
+    services.registry.store.delete("crashed")  # as if the process died right after the metadata change
+    ended = upload_bundle(client, bundle_zip("finished", FILES)).json["upload_id"]
+    run_jobs(services)
+    services.blobs.put(staged_key(ended), [b"left behind"])  # a worker killed before its clean-up
+    in_flight = services.bundles.stage([bundle_zip("in-flight", FILES)])  # queued, no worker yet
+
+    found = services.janitor.sweep(dry_run=True, grace_seconds=0)
+    orphans = {orphan.blob.key: orphan.reason for orphan in found.orphans}
+    assert orphans == {**dict.fromkeys(keys, "no asset points at it"), staged_key(ended): "its upload job has ended"}
+    assert found.spared >= 1 and found.deleted == 0
+    assert services.blobs.missing([staged_key(in_flight.upload_id)]) == []
+
+    swept = services.janitor.sweep(grace_seconds=0)
+    assert swept.deleted == len(orphans)
+    assert services.blobs.missing([*keys, staged_key(ended)]) == [*keys, staged_key(ended)]
+    assert services.janitor.sweep(dry_run=True, grace_seconds=0).orphans == []
+    assert services.janitor.sweep(dry_run=True).orphans == [], "within the default grace nothing is taken"
+
+
+def test_workers_sweep_on_their_schedule(embedded_services: Services) -> None:
+    from assets_registry.apps.workers import Sweeps
+    from assets_registry.core.bundles.janitor import Janitor
+
+    services = embedded_services
+    services.blobs.put("assets/0ld/orphan.bin", [b"x"])
+    janitor = Janitor(services.registry, services.blobs, services.jobs, grace_seconds=0)
+    sweeps = Sweeps(janitor, interval=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while services.blobs.missing(["assets/0ld/orphan.bin"]) == [] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeps.stop()
+    assert services.blobs.missing(["assets/0ld/orphan.bin"]) == ["assets/0ld/orphan.bin"]
