@@ -57,3 +57,21 @@ def test_zip_round_trip_on_ceph(ceph_services: Services) -> None:
     assert archive.testzip() is None
     assert {name: archive.read(name) for name in files} == files
     assert json.loads(archive.read("asset.json")) == stored
+
+
+def test_deleting_an_asset_frees_its_blobs_on_ceph_and_the_sweep_takes_orphans(ceph_services: Services) -> None:
+    client = http_client(ceph_services)
+    files = {"weights/model.bin": random.Random(3).randbytes(3 * MiB), "config.json": b"{}"}
+    assert upload_bundle(client, bundle_zip("ceph-gone", files)).status_code == 202
+    run_jobs(ceph_services)
+    stored = client.simulate_get("/query/by-id/ceph-gone").json
+    keys = [ceph_services.blobs.key_for_url(f["asset_file_url"]) for f in stored["files"]]
+    assert None not in keys and ceph_services.blobs.missing(keys) == []  # type: ignore[arg-type]
+    assert client.simulate_delete("/assets/ceph-gone").status_code == 200
+    ceph_services.janitor.drain()
+    assert ceph_services.blobs.missing(keys) == keys  # type: ignore[arg-type]
+    ceph_services.blobs.put("assets/crashed-upload/left.bin", [b"left"])
+    found = ceph_services.janitor.sweep(dry_run=True, grace_seconds=0)
+    assert [orphan.blob.key for orphan in found.orphans] == ["assets/crashed-upload/left.bin"]
+    assert ceph_services.janitor.sweep(grace_seconds=0).deleted == 1
+    assert ceph_services.blobs.missing(["assets/crashed-upload/left.bin"]) == ["assets/crashed-upload/left.bin"]
