@@ -7,6 +7,7 @@ workers, ``VmRSS``) before, every ``--every`` requests, at the end and 30 s late
 count of answers that were a 5xx or none at all. It prints figures only; nothing is asserted.
 
     .venv/bin/python bench/hostile_flood.py --count 60000
+    .venv/bin/python bench/hostile_flood.py --server-python /path/to/older/venv/bin/python   # side by side
 """
 
 from __future__ import annotations
@@ -50,11 +51,25 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=30_000, help="hostile requests to send")
     parser.add_argument("--every", type=int, default=10_000, help="print RSS after this many")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--server-python",
+        default=sys.executable,
+        help="the Python whose assets_registry serves (an older install, to compare)",
+    )
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         server = subprocess.Popen(
-            [sys.executable, "-m", "assets_registry", "serve", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"],
+            [
+                args.server_python,
+                "-m",
+                "assets_registry",
+                "serve",
+                "--data-dir",
+                data_dir,
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
             cwd=data_dir,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
