@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from assets_registry.plugins.types import BackendURL
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="on failure, print the traceback (and its cause)")
     parser.add_argument("--config", type=Path, help="TOML settings file (default: $ASSETS_CONFIG)")
     parser.add_argument("--data-dir", type=Path, help="where embedded backends keep data (default ./var)")
     parser.add_argument("--metadata-url", help="metadata store URL, e.g. sqlite:///abs/registry.db")
@@ -98,7 +100,8 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
 
     from assets_registry.apps.container import load_plugins
 
-    infos = load_plugins(settings).describe(settings.validators)
+    # Tolerant: one plugin that cannot load must not hide the others, nor itself.
+    infos = load_plugins(settings, tolerant=True).describe(settings.validators)
     if as_json:
         print(json.dumps([asdict(info) for info in infos], indent=2))
         return
@@ -113,7 +116,9 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
             print(f"    validators: {', '.join(info.validators)}")
         elif "validators" in info.provides:
             print("    validators: (none with these settings)")
-        if not info.provides:
+        if info.error:
+            print(f"    FAILED: {info.error}")
+        elif not info.provides:
             print("    (no hooks)")
 
 
@@ -189,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "config":
             _show_config(settings)
     except RegistryError as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exception(exc)  # with its cause: a plugin's import error, say
         print(f"assets-registry: {exc.message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `assets-registry plugins | head`: the reader has all it wanted

@@ -24,9 +24,9 @@ from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
 
 
-def load_plugins(settings: Settings) -> Plugins:
+def load_plugins(settings: Settings, tolerant: bool = False) -> Plugins:
     """The entry-point plugins minus the settings' ``disable_plugins`` (``ASSETS_DISABLE_PLUGINS``)."""
-    return Plugins.load(blocked=settings.disable_plugins)
+    return Plugins.load(blocked=settings.disable_plugins, tolerant=tolerant)
 
 
 def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings) -> Adapter:

@@ -160,6 +160,21 @@ class BackendUnavailable(RegistryError):
         self.retry_after = retry_after
 
 
+class PluginFailed(RegistryError):
+    """A plugin's code failed at run time (a validator raised, or answered in the wrong shape).
+
+    Not the client's fault: the answer is a 500 with code ``plugin_failed`` naming the plugin,
+    and a ZIP job ends ``failed: plugin_failed: <plugin>: <message>``.
+    """
+
+    code = "plugin_failed"
+
+    def __init__(self, plugin: str, message: str) -> None:
+        super().__init__(f"The plugin {plugin!r} failed: {message}. The server log has the details.")
+        self.plugin = plugin
+        self.reason = message
+
+
 class ConfigurationError(RegistryError):
     """The operator's configuration cannot be used as written."""
 

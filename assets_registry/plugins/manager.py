@@ -11,7 +11,7 @@ stays inside ``Plugins``: callers ask typed questions (``make_adapter``, ``valid
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast, overload
 
@@ -20,6 +20,13 @@ import pluggy
 from assets_registry.core.errors import ConfigurationError, RegistryError
 from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
 from assets_registry.plugins import PROJECT_NAME, hookspecs
+from assets_registry.plugins.guards import (
+    PluginError,
+    checked_specs,
+    checked_validators,
+    missing_members,
+    unmarked_hooks,
+)
 from assets_registry.plugins.types import PORT_NAMES, AdapterContext, AdapterSpec, PortName
 
 BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
@@ -28,10 +35,6 @@ BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
 Read by the settings (``Settings.disable_plugins``), never here: error messages name it."""
 Adapter = MetadataStore | BlobStore | JobTracker
 _PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
-
-
-class PluginError(ConfigurationError):
-    code = "plugin_error"
 
 
 @dataclass
@@ -58,14 +61,25 @@ class PluginInfo:
     provides: list[str] = field(default_factory=list)
     adapters: list[AdapterInfo] = field(default_factory=list)
     validators: list[str] = field(default_factory=list)
+    error: str | None = None
+    """Why the plugin could not load or answer (only when loaded ``tolerant``, for the listing)."""
 
 
 class Plugins:
     """The loaded plugins, and the questions the registry asks them."""
 
-    def __init__(self, pm: pluggy.PluginManager, versions: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        versions: Mapping[str, str] | None = None,
+        failures: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        """``failures`` (name -> (module, why)) makes the manager tolerant: a plugin that fails
+        is recorded and left out instead of stopping everything (``assets-registry plugins``)."""
         self._pm = pm
         self._versions = dict(versions or {})
+        self._tolerant = failures is not None
+        self.failures: dict[str, tuple[str, str]] = dict(failures or {})
         self._adapters = self._collect_adapters()
 
     @classmethod
@@ -75,23 +89,34 @@ class Plugins:
         entry_points: bool = True,
         blocked: Iterable[str] = (),
         extra: Iterable[tuple[str, object]] = (),
+        tolerant: bool = False,
     ) -> Plugins:
-        """Load the entry-point plugins (minus ``blocked``) and any ``(name, plugin)`` in ``extra``."""
+        """Load the entry-point plugins (minus ``blocked``) and any ``(name, plugin)`` in ``extra``.
+
+        A plugin that fails stops the load (``PluginError`` naming it), unless ``tolerant``:
+        then it is left out and listed in ``failures``, so the others can still be shown.
+        """
         pm = pluggy.PluginManager(PROJECT_NAME)
         pm.add_hookspecs(hookspecs)
         for name in blocked:
             pm.set_blocked(name)
         versions: dict[str, str] = {}
+        failures: dict[str, tuple[str, str]] = {}
         if entry_points:
             for ep in importlib.metadata.entry_points(group=PROJECT_NAME):
                 if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
                     continue
-                try:
-                    plugin = ep.load()
-                except Exception as exc:
-                    raise PluginError(f"The plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
-                _register(pm, plugin, ep.name)
                 versions[ep.name] = ep.dist.version if ep.dist else "?"
+                try:
+                    try:
+                        plugin = ep.load()
+                    except Exception as exc:
+                        raise PluginError(f"The plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}") from exc
+                    _register(pm, plugin, ep.name)
+                except PluginError as exc:
+                    if not tolerant:
+                        raise
+                    failures[ep.name] = (ep.value, exc.message)
         for name, plugin in extra:
             _register(pm, plugin, name)
         try:
@@ -99,7 +124,7 @@ class Plugins:
         except pluggy.PluginValidationError as exc:
             name = pm.get_name(exc.plugin) or repr(exc.plugin)
             raise PluginError(f"The plugin {name!r} is not valid: {exc}") from exc
-        return cls(pm, versions)
+        return cls(pm, versions, failures if tolerant else None)
 
     @classmethod
     def isolated(cls, *plugins: tuple[str, object]) -> Plugins:
@@ -119,9 +144,16 @@ class Plugins:
         for impl in self._pm.hook.assets_registry_adapters.get_hookimpls():
             name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
-                specs = cast(Sequence[AdapterSpec], impl.function() or ())
-            except Exception as exc:
-                raise PluginError(f"The plugin {name!r} failed to list its adapters: {exc!r}") from exc
+                try:
+                    answer = impl.function()
+                except Exception as exc:
+                    raise PluginError(f"The plugin {name!r} failed to list its adapters: {exc!r}") from exc
+                specs = checked_specs(name, answer)
+            except PluginError as exc:
+                if not self._tolerant:
+                    raise
+                self.failures[name] = (_module_of(impl.plugin), exc.message)
+                continue
             for spec in specs:
                 if spec.port not in PORT_NAMES:
                     raise PluginError(f"The plugin {name!r} offers an adapter for an unknown port {spec.port!r}.")
@@ -170,9 +202,10 @@ class Plugins:
         except Exception as exc:
             raise PluginError(f"The plugin {name!r} failed to build its {scheme}:// {port} adapter: {exc!r}") from exc
         if not isinstance(adapter, _PORT_TYPES[port]):
+            lacking = missing_members(adapter, _PORT_TYPES[port])
             raise PluginError(
                 f"The {scheme}:// adapter of the plugin {name!r} returned {type(adapter).__name__}, "
-                f"which does not implement the {port} port."
+                f"which does not implement the {port} port" + (f": it lacks {', '.join(lacking)}." if lacking else ".")
             )
         return cast(Adapter, adapter)
 
@@ -185,9 +218,15 @@ class Plugins:
         for impl in reversed(self._pm.hook.assets_registry_validators.get_hookimpls()):
             name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
-                found[name] = list(cast(Iterable[Validator], impl.function(options=dict(options)) or ()))
-            except Exception as exc:
-                raise PluginError(f"The plugin {name!r} failed to provide its validators: {exc!r}") from exc
+                try:
+                    answer = impl.function(options=dict(options))
+                except Exception as exc:
+                    raise PluginError(f"The plugin {name!r} failed to provide its validators: {exc!r}") from exc
+                found[name] = list(checked_validators(name, answer))
+            except PluginError as exc:
+                if not self._tolerant:
+                    raise
+                self.failures.setdefault(name, (_module_of(impl.plugin), exc.message))
         return found
 
     def describe(self, validator_options: Mapping[str, object] | None = None) -> list[PluginInfo]:
@@ -200,8 +239,7 @@ class Plugins:
         for name, plugin in self._pm.list_name_plugin():
             if plugin is None:  # blocked: pluggy keeps the name to refuse it later
                 continue
-            module = getattr(plugin, "__name__", type(plugin).__name__)
-            infos[name] = PluginInfo(name, self._versions.get(name, "-"), module)
+            infos[name] = PluginInfo(name, self._versions.get(name, "-"), _module_of(plugin))
         for (port, scheme), (name, spec) in sorted(self._adapters.items()):
             infos[name].provides.append(f"{port} adapter {scheme}://")
             infos[name].adapters.append(AdapterInfo(port, scheme, spec.summary, dict(spec.options)))
@@ -209,7 +247,14 @@ class Plugins:
             if name in infos:
                 infos[name].provides.append("validators")
                 infos[name].validators = [getattr(v, "name", type(v).__name__) for v in validators]
+        for name, (module, why) in self.failures.items():
+            info = infos.setdefault(name, PluginInfo(name, self._versions.get(name, "-"), module))
+            info.error = why
         return sorted(infos.values(), key=lambda i: i.name)
+
+
+def _module_of(plugin: object) -> str:
+    return str(getattr(plugin, "__name__", type(plugin).__name__))
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
@@ -217,3 +262,7 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
         pm.register(plugin, name=name)
     except (pluggy.PluginValidationError, ValueError) as exc:
         raise PluginError(f"The plugin {name!r} is not valid: {exc}") from exc
+    unmarked_hooks(pm, plugin, name)
+
+
+__all__ = ["BLOCK_ENV", "Adapter", "AdapterInfo", "PluginError", "PluginInfo", "Plugins"]

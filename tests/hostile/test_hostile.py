@@ -94,6 +94,7 @@ def job_statuses(url: str, upload_ids: list[str]) -> dict[str, str]:
     return statuses
 
 
+@pytest.mark.slow  # 6,000 requests to a real server, ~10 s
 def test_no_hostile_request_gets_a_5xx_or_an_answer_without_a_code(server: str) -> None:
     before = snapshot(server)
     faults: list[str] = []

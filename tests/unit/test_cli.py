@@ -86,7 +86,9 @@ def test_plugins_shows_each_plugins_validators(
     """A validator plugin is listed with its validators' names, asked for with the settings' options."""
     from assets_registry.apps import container
 
-    monkeypatch.setattr(container, "load_plugins", lambda _settings: Plugins.load(extra=[("rules", _RulesPlugin())]))
+    monkeypatch.setattr(
+        container, "load_plugins", lambda _settings, **_: Plugins.load(extra=[("rules", _RulesPlugin())])
+    )
     config = tmp_path / "registry.toml"
     config.write_text('[validators]\nrules = ["licence_named", "owner_known"]\n', encoding="utf-8")
     assert cli.main(["plugins", "--config", str(config)]) == 0
@@ -116,6 +118,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
             {"port": "metadata", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
         ],
         "validators": [],
+        "error": None,
     }
     assert by_name["filesystem"]["provides"] == ["blobs adapter file://"]
     assert by_name["filesystem"]["adapters"][0]["summary"].startswith("Blobs as files under one folder")

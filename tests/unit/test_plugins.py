@@ -376,6 +376,32 @@ def test_plugin_failing_to_import_is_named(site_dir: Path) -> None:
     assert "not installed" in raised.value.message
 
 
+def test_the_plugins_command_lists_the_others_and_names_the_broken_one(
+    site_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assets_registry.apps import cli
+
+    write_distribution(
+        site_dir,
+        dist="broken_plugin",
+        version="0.0.1",
+        module="broken_plugin",
+        entry="broken",
+        source='raise ImportError("broken_plugin needs a library that is not installed")\n',
+    )
+    importlib.invalidate_caches()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "sqlite 0.1.0 (assets_registry.adapters.sqlite)" in out
+    broken = out[out.index("broken 0.0.1") :].splitlines()
+    assert broken[1].startswith("    FAILED: The plugin 'broken' (broken_plugin) failed to load: ImportError(")
+    assert cli.main(["serve", "--debug"]) == 2  # the server itself still refuses to start
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "not installed" in err, "--debug shows the import error's traceback"
+    assert err.splitlines()[-1].startswith("assets-registry: The plugin 'broken' (broken_plugin) failed to load")
+
+
 def test_broken_plugin_can_be_blocked(site_dir: Path) -> None:
     write_distribution(
         site_dir,

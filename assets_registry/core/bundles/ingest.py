@@ -33,7 +33,14 @@ from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key
 from assets_registry.core.bundles.rules import BundleLimits, BundleMember, BundlePlan, plan_bundle
 from assets_registry.core.bundles.staged_archive import BlobFile
 from assets_registry.core.bundles.zip_archive import ZipArchive
-from assets_registry.core.errors import AssetExists, AssetNotFound, BlobNotFound, InvalidAsset, InvalidInput
+from assets_registry.core.errors import (
+    AssetExists,
+    AssetNotFound,
+    BlobNotFound,
+    InvalidAsset,
+    InvalidInput,
+    PluginFailed,
+)
 from assets_registry.core.model import asset_to_document
 from assets_registry.core.ports import BlobStore, Document
 from assets_registry.core.registry import Registry
@@ -60,6 +67,8 @@ class BundleIngest:
             raise BundleRejected(f"asset {asset_id} already exists") from None
         except InvalidAsset as exc:
             raise BundleRejected(_invalid(exc)) from None
+        except PluginFailed as exc:
+            raise BundleRejected(f"plugin_failed: {exc.plugin}: {exc.reason}") from None
         return asset_id
 
     def salvage(self, attempt: Attempt) -> bool:
@@ -154,6 +163,8 @@ class BundleIngest:
             self.registry.validate(document)
         except InvalidAsset as exc:
             raise BundleRejected(_invalid(exc)) from None
+        except PluginFailed as exc:
+            raise BundleRejected(f"plugin_failed: {exc.plugin}: {exc.reason}") from None
 
     def _store_members(
         self, attempt: Attempt, archive: Archive, early: dict[str, EarlyMember]

@@ -1,0 +1,111 @@
+"""A plugin's faults are the plugin's: what it hands the registry is checked, and named when wrong.
+
+A third party's code runs at start-up (hooks, adapter factories) and on every write
+(validators). When it raises or answers in the wrong shape, the operator and the client must
+learn which plugin it was, not read an anonymous 500 or a library's traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pluggy
+
+from assets_registry.core.errors import ConfigurationError, FieldError, PluginFailed
+from assets_registry.core.model import Asset
+from assets_registry.core.ports import Validator
+from assets_registry.plugins.types import AdapterSpec
+
+log = logging.getLogger("assets_registry.plugins")
+
+HOOK_PREFIX = "assets_registry_"
+
+
+class PluginError(ConfigurationError):
+    """A plugin failed at start-up: it could not load, or a hook or factory of it failed."""
+
+    code = "plugin_error"
+
+
+class GuardedValidator:
+    """A plugin's validator whose failures raise ``PluginFailed`` naming the plugin."""
+
+    def __init__(self, plugin: str, validator: Validator) -> None:
+        self.plugin = plugin
+        self.inner = validator
+        self.name = str(getattr(validator, "name", type(validator).__name__))
+
+    def validate(self, asset: Asset) -> list[FieldError]:
+        try:
+            problems = self.inner.validate(asset)
+        except Exception as exc:
+            log.exception("validator %s of the plugin %r failed", self.name, self.plugin)
+            raise PluginFailed(self.plugin, f"its validator {self.name} raised {exc!r}") from exc
+        if not isinstance(problems, list | tuple) or not all(isinstance(p, FieldError) for p in problems):
+            raise PluginFailed(
+                self.plugin,
+                f"its validator {self.name} returned {_shape(problems)}, not a list of FieldError "
+                "(assets_registry.core.errors.FieldError)",
+            )
+        return list(problems)
+
+
+def checked_specs(plugin: str, answer: Any) -> list[AdapterSpec]:
+    """The adapters hook's answer, which must be a list (or tuple) of ``AdapterSpec``."""
+    if isinstance(answer, AdapterSpec):
+        raise _wrong(plugin, "assets_registry_adapters", "one AdapterSpec, not a list of them: return [spec]")
+    if answer is None:
+        return []
+    if not isinstance(answer, list | tuple):
+        raise _wrong(plugin, "assets_registry_adapters", f"{_shape(answer)}, not a list of AdapterSpec")
+    for item in answer:
+        if not isinstance(item, AdapterSpec):
+            raise _wrong(plugin, "assets_registry_adapters", f"a list holding {_shape(item)}, not only AdapterSpec")
+    return list(answer)
+
+
+def checked_validators(plugin: str, answer: Any) -> list[GuardedValidator]:
+    """The validators hook's answer, each validator guarded."""
+    if answer is None:
+        return []
+    if not isinstance(answer, list | tuple):
+        raise _wrong(plugin, "assets_registry_validators", f"{_shape(answer)}, not a list of validators")
+    for item in answer:
+        if not callable(getattr(item, "validate", None)):
+            raise _wrong(plugin, "assets_registry_validators", f"{_shape(item)}, which has no validate(asset) method")
+    return [GuardedValidator(plugin, item) for item in answer]
+
+
+def missing_members(adapter: object, port: type) -> list[str]:
+    """The public methods of a port (a ``Protocol``) the adapter lacks, by name."""
+    wanted = [name for name, value in vars(port).items() if not name.startswith("_") and callable(value)]
+    return sorted(name for name in wanted if not callable(getattr(adapter, name, None)))
+
+
+def unmarked_hooks(pm: pluggy.PluginManager, plugin: object, name: str) -> list[str]:
+    """Functions named like a hook but not marked ``@hookimpl``: pluggy ignores them silently."""
+    found = []
+    for attribute in dir(plugin):
+        hook_like = attribute.startswith(HOOK_PREFIX) and callable(getattr(plugin, attribute, None))
+        if hook_like and pm.parse_hookimpl_opts(plugin, attribute) is None:
+            found.append(attribute)
+    for attribute in found:
+        log.warning(
+            "the plugin %r has a function %s that is not marked @hookimpl: it is ignored "
+            "(decorate it with assets_registry.plugins.hookimpl)",
+            name,
+            attribute,
+        )
+    return found
+
+
+def _wrong(plugin: str, hook: str, what: str) -> PluginError:
+    return PluginError(f"The plugin {plugin!r} answered {hook} with {what}.")
+
+
+def _shape(value: object) -> str:
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | dict):
+        return f"a {type(value).__name__}"
+    return f"{type(value).__name__} {value!r}"[:120]

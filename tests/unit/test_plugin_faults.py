@@ -1,0 +1,134 @@
+"""A plugin's faults are named: wrong answers of hooks, missing port methods, failing validators."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from assets_registry.apps.container import build_container, make_adapter
+from assets_registry.apps.settings import Settings, load_settings
+from assets_registry.core.model import Asset
+from assets_registry.plugins import AdapterSpec, hookimpl
+from assets_registry.plugins.manager import PluginError, Plugins
+from assets_registry.testing import asset_document, bundle_zip, http_client, upload_bundle
+from assets_registry.testing.memory import MemoryBlobStore
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "var")
+
+
+def adapters_answering(answer: Any) -> object:
+    class _Plugin:
+        @hookimpl
+        def assets_registry_adapters(self) -> Any:
+            return answer
+
+    return _Plugin()
+
+
+SPEC = AdapterSpec(port="blobs", scheme="odd", factory=lambda _c: MemoryBlobStore(), summary="odd")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (SPEC, "one AdapterSpec, not a list of them: return [spec]"),
+        ({"blobs": SPEC}, "dict {'blobs':"),
+        ([SPEC, "file://"], "a list holding str 'file://', not only AdapterSpec"),
+    ],
+    ids=["one-spec", "a-dict", "a-string-in-the-list"],
+)
+def test_an_adapters_hook_answering_the_wrong_shape_is_named(answer: Any, said: str) -> None:
+    with pytest.raises(PluginError) as raised:
+        Plugins.isolated(("odd", adapters_answering(answer)))
+    assert raised.value.message.startswith("The plugin 'odd' answered assets_registry_adapters with ")
+    assert said in raised.value.message
+
+
+def test_a_store_lacking_port_methods_is_refused_with_them_listed(settings: Settings) -> None:
+    class HalfStore:
+        def put(self, key: str, chunks: Any, transient: bool = False) -> Any: ...
+        def read(self, key: str, start: int = 0, length: int | None = None) -> Any: ...
+
+    spec = AdapterSpec(port="blobs", scheme="half", factory=lambda _c: HalfStore(), summary="half")
+    plugins = Plugins.isolated(("half", adapters_answering([spec])))
+    with pytest.raises(PluginError) as raised:
+        make_adapter(plugins, "blobs", "half://", settings)
+    message = raised.value.message
+    assert "plugin 'half' returned HalfStore, which does not implement the blobs port: it lacks " in message
+    for method in ("check", "close", "delete", "key_for_url", "listing", "missing", "read_many", "stat"):
+        assert method in message
+    assert "put," not in message and " read," not in message
+
+
+def test_a_function_named_like_a_hook_but_unmarked_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    class _Forgetful:
+        def assets_registry_validators(self, options: dict[str, object]) -> list[object]:
+            return []
+
+    with caplog.at_level(logging.WARNING, "assets_registry.plugins"):
+        Plugins.isolated(("forgetful", _Forgetful()))
+    assert any(
+        "'forgetful'" in r.getMessage()
+        and "assets_registry_validators" in r.getMessage()
+        and "@hookimpl" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+class _Failing:
+    name = "flaky_rule"
+
+    def __init__(self, answer: Any = None) -> None:
+        self.answer = answer
+
+    def validate(self, asset: Asset) -> Any:
+        if self.answer is None:
+            raise KeyError("licence")
+        return self.answer
+
+
+def validators_plugin(*validators: object) -> object:
+    class _Plugin:
+        @hookimpl
+        def assets_registry_validators(self, options: dict[str, object]) -> list[object]:
+            return list(validators)
+
+    return _Plugin()
+
+
+@pytest.mark.parametrize(
+    ("validator", "said"),
+    [(_Failing(), "its validator flaky_rule raised KeyError('licence')"), (_Failing(["bad"]), "returned a list")],
+    ids=["raises", "returns-strings"],
+)
+def test_a_failing_validator_is_a_plugin_failed_problem_and_fails_the_job_naming_the_plugin(
+    tmp_path: Path, validator: object, said: str
+) -> None:
+    container = build_container(load_settings(data_dir=tmp_path / "var"))
+    container.plugins.override(providers.Object(Plugins.load(extra=[("acme-rules", validators_plugin(validator))])))
+    services = container.services()
+    try:
+        client = http_client(services)
+        answer = client.simulate_post("/assets", json=asset_document("asset-1"))
+        assert answer.status_code == 500
+        assert answer.json["code"] == "plugin_failed"
+        assert "The plugin 'acme-rules' failed: " in answer.json["detail"] and said in answer.json["detail"]
+        upload_id = upload_bundle(client, bundle_zip("zip-1", {"m.bin": b"m"})).json["upload_id"]
+        services.bundles.run_next("w")
+        status = services.bundles.status(upload_id).status
+        assert status.startswith("failed: plugin_failed: acme-rules: ") and said in status, status
+    finally:
+        services.close()
+
+
+def test_a_validators_hook_answering_the_wrong_shape_is_named() -> None:
+    plugins = Plugins.isolated(("shapeless", validators_plugin("not a validator")))
+    with pytest.raises(PluginError, match="'shapeless' answered assets_registry_validators with str 'not a validator'"):
+        plugins.validators({})
