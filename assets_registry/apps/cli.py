@@ -116,6 +116,8 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
             print(f"    validators: {', '.join(info.validators)}")
         elif "validators" in info.provides:
             print("    validators: (none with these settings)")
+        if info.extractors:
+            print(f"    metadata extractors: {', '.join(info.extractors)}")
         if info.error:
             print(f"    FAILED: {info.error}")
         elif not info.provides:

@@ -20,6 +20,7 @@ from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
+from assets_registry.plugins.guards import GuardedExtractor
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
 
@@ -37,6 +38,10 @@ def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings)
 
 def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
     return plugins.validators(dict(settings.validators))
+
+
+def make_extractors(plugins: Plugins, settings: Settings) -> list[GuardedExtractor]:
+    return plugins.extractors(dict(settings.validators))
 
 
 @dataclass(frozen=True, eq=False)  # one bundle of live connections: compared (and hashed) by identity
@@ -63,6 +68,7 @@ class Container(containers.DeclarativeContainer):
     blobs = providers.Singleton(make_adapter, plugins, "blobs", settings.provided.blobs_url, settings)
     jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)
+    extractors = providers.Singleton(make_extractors, plugins, settings)
     page_limits = providers.Singleton(
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
@@ -89,6 +95,7 @@ class Container(containers.DeclarativeContainer):
         job_settings=job_settings,
         early_unpack=settings.provided.early_unpack,
         release_memory=release_free_memory,
+        describers=extractors,
     )
     janitor = providers.Singleton(
         Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds

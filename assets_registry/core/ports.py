@@ -285,3 +285,31 @@ class Validator(Protocol):
 
     def validate(self, asset: Asset) -> list[FieldError]:
         """The problems found in ``asset``; empty if it may be stored."""
+
+
+@runtime_checkable
+class FileContent(Protocol):
+    """One stored file of an asset being ingested, read by ranges: never handed over whole."""
+
+    path: str
+    """The file's id in the asset (``weights/model.safetensors``)."""
+    size: int
+
+    def read(self, start: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``start`` (fewer at the end of the file)."""
+
+
+@runtime_checkable
+class MetadataExtractor(Protocol):
+    """Reads what it needs of a file (headers, by ranged reads) and describes it.
+
+    ``paths`` is an RE2 pattern a file's id must match for ``extract`` to be asked (``""``:
+    every file). ``extract`` returns a JSON object merged into that file's
+    ``asset_file_metadata`` (later extractors win per key), or None when it has nothing.
+    """
+
+    name: str
+    paths: str
+
+    def extract(self, file: FileContent) -> dict[str, Any] | None:
+        """What this extractor knows about the file, or None."""

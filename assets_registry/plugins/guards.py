@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import pluggy
+import re2
 
-from assets_registry.core.errors import ConfigurationError, FieldError, PluginFailed
+from assets_registry.core.errors import ConfigurationError, FieldError, InvalidInput, PluginFailed
+from assets_registry.core.json_values import check_storable
 from assets_registry.core.model import Asset
-from assets_registry.core.ports import Validator
+from assets_registry.core.ports import FileContent, MetadataExtractor, Validator
 from assets_registry.plugins.types import AdapterSpec
 
 log = logging.getLogger("assets_registry.plugins")
@@ -50,6 +52,54 @@ class GuardedValidator:
                 "(assets_registry.core.errors.FieldError)",
             )
         return list(problems)
+
+
+class GuardedExtractor:
+    """A plugin's metadata extractor: its path filter compiled (RE2) once, its faults named."""
+
+    def __init__(self, plugin: str, extractor: MetadataExtractor) -> None:
+        self.plugin = plugin
+        self.inner = extractor
+        self.name = str(getattr(extractor, "name", type(extractor).__name__))
+        pattern = str(getattr(extractor, "paths", "") or "")
+        try:
+            self._paths = re2.compile(pattern) if pattern else None
+        except re2.error as exc:
+            raise PluginError(
+                f"The plugin {plugin!r} gave its extractor {self.name} a bad paths pattern: {exc}"
+            ) from exc
+
+    def matches(self, path: str) -> bool:
+        return self._paths is None or self._paths.search(path) is not None
+
+    def extract(self, file: FileContent) -> dict[str, Any] | None:
+        try:
+            found = self.inner.extract(file)
+        except Exception as exc:
+            log.exception("extractor %s of the plugin %r failed on %s", self.name, self.plugin, file.path)
+            raise PluginFailed(self.plugin, f"its extractor {self.name} raised {exc!r} on {file.path}") from exc
+        if found is None:
+            return None
+        if not isinstance(found, dict):
+            raise PluginFailed(self.plugin, f"its extractor {self.name} returned {_shape(found)}, not a JSON object")
+        try:
+            check_storable(found)
+        except InvalidInput as exc:
+            what = f"its extractor {self.name} returned what cannot be stored: {exc.message}"
+            raise PluginFailed(self.plugin, what) from None
+        return found
+
+
+def checked_extractors(plugin: str, answer: Any) -> list[GuardedExtractor]:
+    """The extractors hook's answer, each extractor guarded."""
+    if answer is None:
+        return []
+    if not isinstance(answer, list | tuple):
+        raise _wrong(plugin, "assets_registry_metadata_extractors", f"{_shape(answer)}, not a list of extractors")
+    for item in answer:
+        if not callable(getattr(item, "extract", None)):
+            raise _wrong(plugin, "assets_registry_metadata_extractors", f"{_shape(item)}, which has no extract(file)")
+    return [GuardedExtractor(plugin, item) for item in answer]
 
 
 def checked_specs(plugin: str, answer: Any) -> list[AdapterSpec]:

@@ -16,7 +16,7 @@ import pluggy
 from assets_registry.plugins import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from assets_registry.core.ports import Validator
+    from assets_registry.core.ports import MetadataExtractor, Validator
     from assets_registry.plugins.types import AdapterSpec
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -47,4 +47,19 @@ def assets_registry_validators(options: dict[str, object]) -> Sequence[Validator
 
     Called once per process when the registry is built. Every validator of every plugin
     runs on every create, update and ZIP ingest; their problems are reported together.
+    """
+
+
+@hookspec
+def assets_registry_metadata_extractors(options: dict[str, object]) -> Sequence[MetadataExtractor]:
+    """Provide metadata extractors: each describes the files whose path it matches.
+
+    :param options: The ``[validators]`` table of the configuration file, as for validators.
+    :return: Extractors (``core.ports.MetadataExtractor``); an empty sequence to add none.
+
+    Called once per process when the registry is built. During every ZIP ingest, after the
+    files are stored and the asset validated, each extractor whose ``paths`` (RE2) matches a
+    file's id reads that file by ranges and returns a JSON object merged into the file's
+    ``asset_file_metadata``. An extractor that raises fails the job with
+    ``failed: plugin_failed: <plugin>: <message>``.
     """

@@ -21,7 +21,9 @@ from assets_registry.core.errors import ConfigurationError, RegistryError
 from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
 from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.guards import (
+    GuardedExtractor,
     PluginError,
+    checked_extractors,
     checked_specs,
     checked_validators,
     missing_members,
@@ -61,6 +63,7 @@ class PluginInfo:
     provides: list[str] = field(default_factory=list)
     adapters: list[AdapterInfo] = field(default_factory=list)
     validators: list[str] = field(default_factory=list)
+    extractors: list[str] = field(default_factory=list)
     error: str | None = None
     """Why the plugin could not load or answer (only when loaded ``tolerant``, for the listing)."""
 
@@ -213,6 +216,26 @@ class Plugins:
         """Every plugin's validators, in plugin registration order."""
         return [validator for found in self._validators_by_plugin(options).values() for validator in found]
 
+    def extractors(self, options: Mapping[str, object]) -> list[GuardedExtractor]:
+        """Every plugin's metadata extractors, in plugin registration order."""
+        return [extractor for found in self._extractors_by_plugin(options).values() for extractor in found]
+
+    def _extractors_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[GuardedExtractor]]:
+        found: dict[str, list[GuardedExtractor]] = {}
+        for impl in reversed(self._pm.hook.assets_registry_metadata_extractors.get_hookimpls()):
+            name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
+            try:
+                try:
+                    answer = impl.function(options=dict(options))
+                except Exception as exc:
+                    raise PluginError(f"The plugin {name!r} failed to provide its extractors: {exc!r}") from exc
+                found[name] = checked_extractors(name, answer)
+            except PluginError as exc:
+                if not self._tolerant:
+                    raise
+                self.failures.setdefault(name, (_module_of(impl.plugin), exc.message))
+        return found
+
     def _validators_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[Validator]]:
         found: dict[str, list[Validator]] = {}
         for impl in reversed(self._pm.hook.assets_registry_validators.get_hookimpls()):
@@ -247,6 +270,10 @@ class Plugins:
             if name in infos:
                 infos[name].provides.append("validators")
                 infos[name].validators = [getattr(v, "name", type(v).__name__) for v in validators]
+        for name, extractors in self._extractors_by_plugin(validator_options or {}).items():
+            if name in infos:
+                infos[name].provides.append("metadata extractors")
+                infos[name].extractors = [e.name for e in extractors]
         for name, (module, why) in self.failures.items():
             info = infos.setdefault(name, PluginInfo(name, self._versions.get(name, "-"), module))
             info.error = why

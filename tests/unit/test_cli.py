@@ -107,7 +107,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
     infos = json.loads(capsys.readouterr().out)
     assert isinstance(infos, list)
     by_name = {info["name"]: info for info in infos}
-    assert {"filesystem", "sqlite", "mongodb", "s3", "ceph", "redis"} == set(by_name)
+    assert {"filesystem", "sqlite", "mongodb", "s3", "ceph", "redis", "extractors"} == set(by_name)
     assert by_name["sqlite"] == {
         "name": "sqlite",
         "version": "0.1.0",
@@ -118,6 +118,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
             {"port": "metadata", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
         ],
         "validators": [],
+        "extractors": [],
         "error": None,
     }
     assert by_name["filesystem"]["provides"] == ["blobs adapter file://"]

@@ -132,3 +132,75 @@ def test_a_validators_hook_answering_the_wrong_shape_is_named() -> None:
     plugins = Plugins.isolated(("shapeless", validators_plugin("not a validator")))
     with pytest.raises(PluginError, match="'shapeless' answered assets_registry_validators with str 'not a validator'"):
         plugins.validators({})
+
+
+class _Extractor:
+    name = "odd_meta"
+
+    def __init__(self, answer: Any = None, paths: str = r"\.bin$") -> None:
+        self.answer = answer
+        self.paths = paths
+
+    def extract(self, file: Any) -> Any:
+        if self.answer is None:
+            raise ValueError(f"cannot read {file.path}")
+        return self.answer
+
+
+def extractors_plugin(*extractors: object) -> object:
+    class _Plugin:
+        @hookimpl
+        def assets_registry_metadata_extractors(self, options: dict[str, object]) -> list[object]:
+            return list(extractors)
+
+    return _Plugin()
+
+
+def run_bundle_with(tmp_path: Path, extractor: object) -> tuple[str, dict[str, Any] | None]:
+    container = build_container(load_settings(data_dir=tmp_path / "var"))
+    container.plugins.override(providers.Object(Plugins.isolated(
+        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), ("meta", extractors_plugin(extractor))
+    )))  # fmt: skip
+    services = container.services()
+    try:
+        job = services.bundles.stage([bundle_zip("zip-1", {"m.bin": b"m", "notes.txt": b"n"})])
+        services.bundles.run_next("w")
+        status = services.bundles.status(job.upload_id).status
+        stored = services.registry.store.get("zip-1").document if status == "success" else None
+        return status, stored
+    finally:
+        services.close()
+
+
+def _builtin(name: str) -> object:
+    import importlib
+
+    return importlib.import_module(f"assets_registry.adapters.{name}")
+
+
+def test_a_plugins_extractor_adds_to_the_metadata_of_the_files_its_paths_match(tmp_path: Path) -> None:
+    status, stored = run_bundle_with(tmp_path, _Extractor({"kind": "weights", "size": -1}))
+    assert status == "success"
+    assert stored is not None
+    metadata = {f["asset_file_id"]: f["asset_file_metadata"] for f in stored["files"]}
+    assert metadata["m.bin"]["kind"] == "weights" and metadata["m.bin"]["size"] == 1, "the registry's size wins"
+    assert "kind" not in metadata["notes.txt"], "paths (RE2) chose the files"
+
+
+@pytest.mark.parametrize(
+    ("extractor", "said"),
+    [
+        (_Extractor(), "its extractor odd_meta raised ValueError('cannot read m.bin') on m.bin"),
+        (_Extractor(["not", "an", "object"]), "its extractor odd_meta returned a list, not a JSON object"),
+    ],
+    ids=["raises", "not-an-object"],
+)
+def test_a_failing_extractor_fails_the_job_naming_the_plugin(tmp_path: Path, extractor: object, said: str) -> None:
+    status, _ = run_bundle_with(tmp_path, extractor)
+    assert status.startswith("failed: plugin_failed: meta: ") and said in status, status
+
+
+def test_an_extractor_with_a_bad_paths_pattern_stops_start_up_naming_it() -> None:
+    plugins = Plugins.isolated(("meta", extractors_plugin(_Extractor({}, paths="(unclosed"))))
+    with pytest.raises(PluginError, match="'meta' gave its extractor odd_meta a bad paths pattern"):
+        plugins.extractors({})

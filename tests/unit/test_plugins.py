@@ -84,7 +84,7 @@ def site_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 # -- the built-in plugins ---------------------------------------------------------------
 
 
-BUILT_IN = {"sqlite", "filesystem", "mongodb", "s3", "ceph", "redis"}
+BUILT_IN = {"sqlite", "filesystem", "mongodb", "s3", "ceph", "redis", "extractors"}
 """The plugins this project ships, registered through its own entry points."""
 
 

@@ -21,6 +21,7 @@ from isal.isal_zlib import crc32
 
 from assets_registry.core.bundles.archive import Archive, Entry
 from assets_registry.core.bundles.attempts import Attempt
+from assets_registry.core.bundles.describe import Describer, describe_files
 from assets_registry.core.bundles.documents import (
     StoredFile,
     completed,
@@ -50,10 +51,13 @@ ARCHIVE_FORMATS: dict[str, Callable[[BlobFile], Archive]] = {ARCHIVE_SUFFIX: Zip
 
 
 class BundleIngest:
-    def __init__(self, registry: Registry, blobs: BlobStore, limits: BundleLimits) -> None:
+    def __init__(
+        self, registry: Registry, blobs: BlobStore, limits: BundleLimits, describers: Sequence[Describer] = ()
+    ) -> None:
         self.registry = registry
         self.blobs = blobs
         self.limits = limits
+        self.describers = tuple(describers)
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
@@ -62,6 +66,7 @@ class BundleIngest:
         if attempt.stored_keys is None:
             return asset_id  # an earlier attempt registered it
         try:
+            document = describe_files(document, self.blobs, self.describers)
             self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from assets_registry.core.bundles.attempts import Attempt
+from assets_registry.core.bundles.describe import Describer
 from assets_registry.core.bundles.early_unpack import EarlyUnpack
 from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, LeaseLost, UploadTooLarge
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
@@ -60,7 +61,9 @@ class Bundles:
         job_settings: JobSettings | None = None,
         early_unpack: bool = True,
         release_memory: Callable[[], None] = lambda: None,
+        describers: Sequence[Describer] = (),
     ) -> None:
+        """``describers`` are the plugins' metadata extractors, run on every ingest."""
         self.registry = registry
         self.blobs = blobs
         self.jobs = jobs
@@ -69,7 +72,7 @@ class Bundles:
         self.early_unpack = early_unpack
         self.release_memory = release_memory
         """Hands freed memory back to the system (the app's ``malloc_trim``)."""
-        self.ingest = BundleIngest(registry, blobs, self.limits)
+        self.ingest = BundleIngest(registry, blobs, self.limits, describers)
         registry.on_replaced(self._forget_frames)
 
     # -- the upload side ----------------------------------------------------------------
