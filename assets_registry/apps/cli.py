@@ -118,6 +118,8 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
             print("    validators: (none with these settings)")
         if info.extractors:
             print(f"    metadata extractors: {', '.join(info.extractors)}")
+        if info.mutators:
+            print(f"    mutators: {', '.join(info.mutators)}")
         if info.error:
             print(f"    FAILED: {info.error}")
         elif not info.provides:

@@ -20,7 +20,7 @@ from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
-from assets_registry.plugins.guards import GuardedExtractor
+from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
 
@@ -42,6 +42,10 @@ def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
 
 def make_extractors(plugins: Plugins, settings: Settings) -> list[GuardedExtractor]:
     return plugins.extractors(dict(settings.validators))
+
+
+def make_mutators(plugins: Plugins, settings: Settings) -> list[GuardedMutator]:
+    return plugins.mutators(dict(settings.validators))
 
 
 @dataclass(frozen=True, eq=False)  # one bundle of live connections: compared (and hashed) by identity
@@ -69,6 +73,7 @@ class Container(containers.DeclarativeContainer):
     jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)
     extractors = providers.Singleton(make_extractors, plugins, settings)
+    mutators = providers.Singleton(make_mutators, plugins, settings)
     page_limits = providers.Singleton(
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
@@ -96,6 +101,7 @@ class Container(containers.DeclarativeContainer):
         early_unpack=settings.provided.early_unpack,
         release_memory=release_free_memory,
         describers=extractors,
+        reshapers=mutators,
     )
     janitor = providers.Singleton(
         Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds

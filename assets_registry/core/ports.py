@@ -313,3 +313,19 @@ class MetadataExtractor(Protocol):
 
     def extract(self, file: FileContent) -> dict[str, Any] | None:
         """What this extractor knows about the file, or None."""
+
+
+@runtime_checkable
+class Mutator(Protocol):
+    """Remakes a file before the asset is validated and registered (a converter, a scrubber).
+
+    ``paths`` is an RE2 pattern a file's id must match (``""``: every file). ``mutate``
+    returns the replacement's bytes as chunks (streamed into the store, never held whole),
+    or None to leave the file as it is.
+    """
+
+    name: str
+    paths: str
+
+    def mutate(self, file: FileContent) -> Iterable[bytes] | None:
+        """The file's replacement, chunk by chunk, or None for no change."""

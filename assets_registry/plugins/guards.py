@@ -8,7 +8,7 @@ learn which plugin it was, not read an anonymous 500 or a library's traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pluggy
@@ -17,7 +17,7 @@ import re2
 from assets_registry.core.errors import ConfigurationError, FieldError, InvalidInput, PluginFailed
 from assets_registry.core.json_values import check_storable
 from assets_registry.core.model import Asset
-from assets_registry.core.ports import FileContent, MetadataExtractor, Validator
+from assets_registry.core.ports import FileContent, MetadataExtractor, Mutator, Validator
 from assets_registry.plugins.types import AdapterSpec
 
 log = logging.getLogger("assets_registry.plugins")
@@ -88,6 +88,64 @@ class GuardedExtractor:
             what = f"its extractor {self.name} returned what cannot be stored: {exc.message}"
             raise PluginFailed(self.plugin, what) from None
         return found
+
+
+class GuardedMutator:
+    """A plugin's mutator: its path filter compiled once, its faults (also mid-stream) named."""
+
+    def __init__(self, plugin: str, mutator: Mutator) -> None:
+        self.plugin = plugin
+        self.inner = mutator
+        self.name = str(getattr(mutator, "name", type(mutator).__name__))
+        self._paths = _paths(plugin, "mutator", self.name, str(getattr(mutator, "paths", "") or ""))
+
+    def matches(self, path: str) -> bool:
+        return self._paths is None or self._paths.search(path) is not None
+
+    def mutate(self, file: FileContent) -> Iterator[bytes] | None:
+        try:
+            chunks = self.inner.mutate(file)
+        except Exception as exc:
+            log.exception("mutator %s of the plugin %r failed on %s", self.name, self.plugin, file.path)
+            raise PluginFailed(self.plugin, f"its mutator {self.name} raised {exc!r} on {file.path}") from exc
+        if chunks is None:
+            return None
+        if isinstance(chunks, bytes | bytearray | str) or not isinstance(chunks, Iterable):
+            raise PluginFailed(self.plugin, f"its mutator {self.name} returned {_shape(chunks)}, not chunks of bytes")
+        return self._checked(chunks, file.path)
+
+    def _checked(self, chunks: Iterable[bytes], path: str) -> Iterator[bytes]:
+        try:
+            for chunk in chunks:
+                if not isinstance(chunk, bytes):
+                    raise PluginFailed(
+                        self.plugin, f"its mutator {self.name} gave {_shape(chunk)} for {path}, not bytes"
+                    )
+                yield chunk
+        except PluginFailed:
+            raise
+        except Exception as exc:
+            log.exception("mutator %s of the plugin %r failed on %s", self.name, self.plugin, path)
+            raise PluginFailed(self.plugin, f"its mutator {self.name} raised {exc!r} on {path}") from exc
+
+
+def checked_mutators(plugin: str, answer: Any) -> list[GuardedMutator]:
+    """The mutators hook's answer, each mutator guarded."""
+    if answer is None:
+        return []
+    if not isinstance(answer, list | tuple):
+        raise _wrong(plugin, "assets_registry_mutators", f"{_shape(answer)}, not a list of mutators")
+    for item in answer:
+        if not callable(getattr(item, "mutate", None)):
+            raise _wrong(plugin, "assets_registry_mutators", f"{_shape(item)}, which has no mutate(file)")
+    return [GuardedMutator(plugin, item) for item in answer]
+
+
+def _paths(plugin: str, kind: str, name: str, pattern: str) -> Any:
+    try:
+        return re2.compile(pattern) if pattern else None
+    except re2.error as exc:
+        raise PluginError(f"The plugin {plugin!r} gave its {kind} {name} a bad paths pattern: {exc}") from exc
 
 
 def checked_extractors(plugin: str, answer: Any) -> list[GuardedExtractor]:

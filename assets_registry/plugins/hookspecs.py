@@ -16,7 +16,7 @@ import pluggy
 from assets_registry.plugins import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from assets_registry.core.ports import MetadataExtractor, Validator
+    from assets_registry.core.ports import MetadataExtractor, Mutator, Validator
     from assets_registry.plugins.types import AdapterSpec
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -62,4 +62,19 @@ def assets_registry_metadata_extractors(options: dict[str, object]) -> Sequence[
     file's id reads that file by ranges and returns a JSON object merged into the file's
     ``asset_file_metadata``. An extractor that raises fails the job with
     ``failed: plugin_failed: <plugin>: <message>``.
+    """
+
+
+@hookspec
+def assets_registry_mutators(options: dict[str, object]) -> Sequence[Mutator]:
+    """Provide mutators: each may remake the files whose path it matches, before validation.
+
+    :param options: The ``[validators]`` table of the configuration file, as for validators.
+    :return: Mutators (``core.ports.Mutator``); an empty sequence to add none.
+
+    Called once per process. During every ZIP ingest, after the files are stored, each
+    mutator whose ``paths`` (RE2) matches a file's id reads it by ranges and returns its
+    replacement as chunks (or None): the replacement is stored and the file's URL, size and
+    digests follow it. Then the asset is validated, described and registered. A mutator
+    that raises fails the job with ``failed: plugin_failed: <plugin>: <message>``.
     """

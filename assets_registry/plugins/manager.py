@@ -11,9 +11,9 @@ stays inside ``Plugins``: callers ask typed questions (``make_adapter``, ``valid
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, cast, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 import pluggy
 
@@ -22,8 +22,10 @@ from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Val
 from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.guards import (
     GuardedExtractor,
+    GuardedMutator,
     PluginError,
     checked_extractors,
+    checked_mutators,
     checked_specs,
     checked_validators,
     missing_members,
@@ -36,6 +38,7 @@ BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
 
 Read by the settings (``Settings.disable_plugins``), never here: error messages name it."""
 Adapter = MetadataStore | BlobStore | JobTracker
+_T = TypeVar("_T")
 _PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
 
 
@@ -64,6 +67,7 @@ class PluginInfo:
     adapters: list[AdapterInfo] = field(default_factory=list)
     validators: list[str] = field(default_factory=list)
     extractors: list[str] = field(default_factory=list)
+    mutators: list[str] = field(default_factory=list)
     error: str | None = None
     """Why the plugin could not load or answer (only when loaded ``tolerant``, for the listing)."""
 
@@ -220,16 +224,29 @@ class Plugins:
         """Every plugin's metadata extractors, in plugin registration order."""
         return [extractor for found in self._extractors_by_plugin(options).values() for extractor in found]
 
+    def mutators(self, options: Mapping[str, object]) -> list[GuardedMutator]:
+        """Every plugin's mutators, in plugin registration order."""
+        return [mutator for found in self._mutators_by_plugin(options).values() for mutator in found]
+
     def _extractors_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[GuardedExtractor]]:
-        found: dict[str, list[GuardedExtractor]] = {}
-        for impl in reversed(self._pm.hook.assets_registry_metadata_extractors.get_hookimpls()):
+        return self._asked("assets_registry_metadata_extractors", "extractors", checked_extractors, options)
+
+    def _mutators_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[GuardedMutator]]:
+        return self._asked("assets_registry_mutators", "mutators", checked_mutators, options)
+
+    def _asked(
+        self, hook: str, what: str, checked: Callable[[str, Any], list[_T]], options: Mapping[str, object]
+    ) -> dict[str, list[_T]]:
+        """Each plugin's answer to an options hook, checked; a failure named (or, tolerant, noted)."""
+        found: dict[str, list[_T]] = {}
+        for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
             name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
                 try:
                     answer = impl.function(options=dict(options))
                 except Exception as exc:
-                    raise PluginError(f"The plugin {name!r} failed to provide its extractors: {exc!r}") from exc
-                found[name] = checked_extractors(name, answer)
+                    raise PluginError(f"The plugin {name!r} failed to provide its {what}: {exc!r}") from exc
+                found[name] = checked(name, answer)
             except PluginError as exc:
                 if not self._tolerant:
                     raise
@@ -274,6 +291,10 @@ class Plugins:
             if name in infos:
                 infos[name].provides.append("metadata extractors")
                 infos[name].extractors = [e.name for e in extractors]
+        for name, mutators in self._mutators_by_plugin(validator_options or {}).items():
+            if name in infos:
+                infos[name].provides.append("mutators")
+                infos[name].mutators = [m.name for m in mutators]
         for name, (module, why) in self.failures.items():
             info = infos.setdefault(name, PluginInfo(name, self._versions.get(name, "-"), module))
             info.error = why

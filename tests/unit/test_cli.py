@@ -119,6 +119,7 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
         ],
         "validators": [],
         "extractors": [],
+        "mutators": [],
         "error": None,
     }
     assert by_name["filesystem"]["provides"] == ["blobs adapter file://"]

@@ -204,3 +204,104 @@ def test_an_extractor_with_a_bad_paths_pattern_stops_start_up_naming_it() -> Non
     plugins = Plugins.isolated(("meta", extractors_plugin(_Extractor({}, paths="(unclosed"))))
     with pytest.raises(PluginError, match="'meta' gave its extractor odd_meta a bad paths pattern"):
         plugins.extractors({})
+
+
+class _Upper:
+    """A mutator that upper-cases text files, streamed in small pieces."""
+
+    name = "upper"
+    paths = r"\.txt$"
+
+    def mutate(self, file: Any) -> Any:
+        def chunks() -> Any:
+            for start in range(0, file.size, 3):
+                yield file.read(start, 3).upper()
+
+        return chunks()
+
+
+class _Broken:
+    name = "broken_mutator"
+    paths = ""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def mutate(self, file: Any) -> Any:
+        if self.answer == "raise-midway":
+
+            def chunks() -> Any:
+                yield b"partial"
+                raise OSError("converter crashed")
+
+            return chunks()
+        return self.answer
+
+
+def mutators_plugin(*mutators: object) -> object:
+    class _Plugin:
+        @hookimpl
+        def assets_registry_mutators(self, options: dict[str, object]) -> list[object]:
+            return list(mutators)
+
+    return _Plugin()
+
+
+def run_with_mutator(tmp_path: Path, mutator: object) -> tuple[str, Any]:
+    container = build_container(load_settings(data_dir=tmp_path / "var"))
+    container.plugins.override(providers.Object(Plugins.isolated(
+        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), ("shaper", mutators_plugin(mutator))
+    )))  # fmt: skip
+    services = container.services()
+    try:
+        job = services.bundles.stage([bundle_zip("zip-1", {"notes.txt": b"hello world", "m.bin": b"bin"})])
+        services.bundles.run_next("w")
+        status = services.bundles.status(job.upload_id).status
+        if status != "success":
+            stored_files = sorted(b.key for b in services.blobs.listing("assets/"))
+            return status, stored_files
+        client = http_client(services)
+        download = client.simulate_get("/zip/download/zip-1")
+        listed = sorted(b.key for b in services.blobs.listing("assets/"))
+        return status, (services.registry.get("zip-1").document, download, listed)
+    finally:
+        services.close()
+
+
+def test_a_mutator_remakes_the_files_it_matches_and_the_asset_follows(tmp_path: Path) -> None:
+    import hashlib
+    import io
+    import zipfile
+    import zlib
+
+    status, (document, download, listed) = run_with_mutator(tmp_path, _Upper())
+    assert status == "success"
+    files = {f["asset_file_id"]: f for f in document["files"]}
+    meta = files["notes.txt"]["asset_file_metadata"]
+    assert (meta["size"], meta["sha256"], meta["crc32"]) == (
+        11,
+        hashlib.sha256(b"HELLO WORLD").hexdigest(),
+        zlib.crc32(b"HELLO WORLD"),
+    )
+    assert "~1/notes.txt" in files["notes.txt"]["asset_file_url"]
+    assert files["m.bin"]["asset_file_metadata"]["size"] == 3, "paths chose the files"
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    assert archive.read("notes.txt") == b"HELLO WORLD" and archive.read("m.bin") == b"bin"
+    assert not any(key.endswith("/notes.txt") and "~" not in key for key in listed), "the original went"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"not chunks", "returned bytes b'not chunks', not chunks of bytes"),
+        (["text"], "gave str 'text' for notes.txt, not bytes"),
+        ("raise-midway", "raised OSError('converter crashed') on notes.txt"),
+    ],
+    ids=["bytes-not-chunks", "str-chunks", "raises-mid-stream"],
+)
+def test_a_failing_mutator_fails_the_job_naming_the_plugin_and_leaves_nothing(
+    tmp_path: Path, answer: Any, said: str
+) -> None:
+    status, stored_files = run_with_mutator(tmp_path, _Broken(answer))
+    assert status.startswith("failed: plugin_failed: shaper: ") and said in status, status
+    assert stored_files == []

@@ -15,6 +15,7 @@ one that changes what an ``Attempt`` knows.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from isal.isal_zlib import crc32
@@ -31,6 +32,7 @@ from assets_registry.core.bundles.documents import (
 from assets_registry.core.bundles.early_unpack import EarlyManifest, EarlyMember
 from assets_registry.core.bundles.errors import ArchiveDamaged, BundleRejected
 from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key
+from assets_registry.core.bundles.mutate import Reshaper, mutate_files
 from assets_registry.core.bundles.rules import BundleLimits, BundleMember, BundlePlan, plan_bundle
 from assets_registry.core.bundles.staged_archive import BlobFile
 from assets_registry.core.bundles.zip_archive import ZipArchive
@@ -50,14 +52,23 @@ ARCHIVE_FORMATS: dict[str, Callable[[BlobFile], Archive]] = {ARCHIVE_SUFFIX: Zip
 """The format of a staged archive, by its key's suffix (``keys.staged_key``)."""
 
 
+log = logging.getLogger("assets_registry.bundles")
+
+
 class BundleIngest:
     def __init__(
-        self, registry: Registry, blobs: BlobStore, limits: BundleLimits, describers: Sequence[Describer] = ()
+        self,
+        registry: Registry,
+        blobs: BlobStore,
+        limits: BundleLimits,
+        describers: Sequence[Describer] = (),
+        reshapers: Sequence[Reshaper] = (),
     ) -> None:
         self.registry = registry
         self.blobs = blobs
         self.limits = limits
         self.describers = tuple(describers)
+        self.reshapers = tuple(reshapers)
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
@@ -65,7 +76,13 @@ class BundleIngest:
         asset_id = str(document["asset_id"])
         if attempt.stored_keys is None:
             return asset_id  # an earlier attempt registered it
+        replaced: list[str] = []
         try:
+            # The Asset Store's order: mutate, validate, extract metadata, register.
+            document, written, replaced = mutate_files(document, self.blobs, self.reshapers, attempt.upload_id)
+            attempt.stored_keys = [*attempt.stored_keys, *written]  # cleaned up with the rest on failure
+            if written:
+                self.registry.validate(document)
             document = describe_files(document, self.blobs, self.describers)
             self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
@@ -74,6 +91,11 @@ class BundleIngest:
             raise BundleRejected(_invalid(exc)) from None
         except PluginFailed as exc:
             raise BundleRejected(f"plugin_failed: {exc.plugin}: {exc.reason}") from None
+        for key in replaced:  # the blobs mutators remade: no file points at them any more
+            try:
+                self.blobs.delete(key)
+            except Exception:  # the asset is registered; the orphan sweep takes what is left
+                log.warning("upload %s: could not delete the replaced blob %s", attempt.upload_id, key, exc_info=True)
         return asset_id
 
     def salvage(self, attempt: Attempt) -> bool:

@@ -179,6 +179,6 @@ def _by_upload(blobs: Iterator[StoredBlob], prefix: str) -> dict[str, list[Store
     groups: dict[str, list[StoredBlob]] = {}
     for blob in blobs:
         rest = blob.key[len(prefix) :]
-        upload_id = rest.split("/", 1)[0] if prefix == FILES_PREFIX else rest.split(".", 1)[0]
+        upload_id = rest.split("/", 1)[0].split("~", 1)[0] if prefix == FILES_PREFIX else rest.split(".", 1)[0]
         groups.setdefault(upload_id, []).append(blob)
     return groups

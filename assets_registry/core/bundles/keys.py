@@ -7,6 +7,7 @@
   failure deletes only the upload's own; the same on every attempt of a job, so a re-run
   after a crash overwrites what the crashed attempt wrote and recognises an asset it
   already registered as its own.
+- ``assets/<upload_id>~<step>/<member name>``: a member as a mutator remade it.
 - ``zip-frames/v1/<sha256 of asset.json>``: the kept frames of an asset's ZIP download
   (``frames``), which can never be used with other metadata.
 """
@@ -33,6 +34,12 @@ def manifest_key(staged_key: str) -> str:
 def file_key(upload_id: str, name: str) -> str:
     """A member's blob: unique to the upload, and the same on every attempt of its job."""
     return f"{FILES_PREFIX}{upload_id}/{name}"
+
+
+def mutated_key(upload_id: str, name: str, step: int) -> str:
+    """What a mutator made of a member (step 1, 2, … for mutators in turn): beside the upload's
+    own folder (``assets/<upload_id>~<step>/``), so no member's name can be one of these."""
+    return f"{FILES_PREFIX}{upload_id}~{step}/{name}"
 
 
 def frames_key(manifest_sha256: str) -> str:

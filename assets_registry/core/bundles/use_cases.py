@@ -32,6 +32,7 @@ from assets_registry.core.bundles.export import BundleDownload, export_bundle, f
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
 from assets_registry.core.bundles.ingest import BundleIngest
 from assets_registry.core.bundles.keys import manifest_key, staged_key
+from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
 from assets_registry.core.errors import BackendUnavailable
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
@@ -62,8 +63,10 @@ class Bundles:
         early_unpack: bool = True,
         release_memory: Callable[[], None] = lambda: None,
         describers: Sequence[Describer] = (),
+        reshapers: Sequence[Reshaper] = (),
     ) -> None:
-        """``describers`` are the plugins' metadata extractors, run on every ingest."""
+        """``describers`` and ``reshapers`` are the plugins' metadata extractors and mutators,
+        run on every ingest."""
         self.registry = registry
         self.blobs = blobs
         self.jobs = jobs
@@ -72,7 +75,7 @@ class Bundles:
         self.early_unpack = early_unpack
         self.release_memory = release_memory
         """Hands freed memory back to the system (the app's ``malloc_trim``)."""
-        self.ingest = BundleIngest(registry, blobs, self.limits, describers)
+        self.ingest = BundleIngest(registry, blobs, self.limits, describers, reshapers)
         registry.on_replaced(self._forget_frames)
 
     # -- the upload side ----------------------------------------------------------------

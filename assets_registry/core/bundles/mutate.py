@@ -1,0 +1,74 @@
+"""The plugins' mutators over an ingested asset's stored files: first of the Asset Store's steps.
+
+Mutate, validate, extract metadata, register: each mutator whose ``paths`` match a file's
+id reads the stored file (ranged reads) and returns a replacement stream, or None to leave
+it. A replacement is stored under ``mutated_key`` (another key, so the file it is made from
+stays readable while it is written, on every store) and the file's URL, size, SHA-256 and
+CRC-32 follow it. Mutators run in order, each on what the one before made.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from isal.isal_zlib import crc32
+
+from assets_registry.core.bundles.describe import StoredFile
+from assets_registry.core.bundles.keys import mutated_key
+from assets_registry.core.ports import BlobStore, Document, FileContent
+
+
+class Reshaper(Protocol):
+    """A mutator as the registry holds it (``plugins.guards.GuardedMutator``)."""
+
+    name: str
+
+    def matches(self, path: str) -> bool: ...
+    def mutate(self, file: FileContent) -> Iterable[bytes] | None: ...
+
+
+class _Counted:
+    def __init__(self) -> None:
+        self.crc = 0
+
+    def of(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.crc = crc32(chunk, self.crc)
+            yield chunk
+
+
+def mutate_files(
+    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], upload_id: str
+) -> tuple[Document, list[str], list[str]]:
+    """The document after every mutator, the keys written, and the keys the files no longer use."""
+    if not reshapers:
+        return document, [], []
+    mutated = copy.deepcopy(document)
+    written: list[str] = []
+    replaced: list[str] = []
+    for entry in mutated.get("files") or []:
+        path = str(entry.get("asset_file_id", ""))
+        key = blobs.key_for_url(str(entry.get("asset_file_url", "")))
+        metadata = entry.get("asset_file_metadata") or {}
+        if key is None or not isinstance(metadata.get("size"), int):
+            continue
+        current = StoredFile(blobs, key, path, metadata["size"])
+        step = 0
+        for reshaper in reshapers:
+            if not reshaper.matches(path):
+                continue
+            replacement = reshaper.mutate(current)
+            if replacement is None:
+                continue
+            step += 1
+            counted = _Counted()
+            info = blobs.put(mutated_key(upload_id, path, step), counted.of(replacement))
+            written.append(info.key)
+            replaced.append(current.key)
+            current = StoredFile(blobs, info.key, path, info.size)
+            entry["asset_file_url"] = info.url
+            entry["asset_file_metadata"] = {**metadata, "size": info.size, "sha256": info.sha256, "crc32": counted.crc}
+            metadata = entry["asset_file_metadata"]
+    return mutated, written, replaced
