@@ -89,3 +89,11 @@ def test_read_ahead_gives_blobs_in_order_and_raises_in_turn() -> None:
     assert got == list(blobs.values())[:300]
     with pytest.raises(BlobNotFound):
         next(blobs_read)
+
+
+def test_a_mutated_key_leads_back_to_its_member_key() -> None:
+    from assets_registry.core.bundles.keys import file_key, mutated_key, unmutated_key
+
+    assert unmutated_key(mutated_key("u1", "a/b.txt", 2)) == file_key("u1", "a/b.txt")
+    for key in (file_key("u1", "a~1/b.txt"), "staging/u1.zip", "assets/u1~x/b", "assets/u1~1"):
+        assert unmutated_key(key) == key

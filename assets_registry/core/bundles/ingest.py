@@ -31,7 +31,7 @@ from assets_registry.core.bundles.documents import (
 )
 from assets_registry.core.bundles.early_unpack import EarlyManifest, EarlyMember
 from assets_registry.core.bundles.errors import ArchiveDamaged, BundleRejected
-from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key
+from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key, unmutated_key
 from assets_registry.core.bundles.mutate import Reshaper, mutate_files
 from assets_registry.core.bundles.rules import BundleLimits, BundleMember, BundlePlan, plan_bundle
 from assets_registry.core.bundles.staged_archive import BlobFile
@@ -175,7 +175,7 @@ class BundleIngest:
         if plan.members:
             ours = {attempt.member_key(m.name) for m in plan.members}
             keys = {self.blobs.key_for_url(f.get("asset_file_url", "")) for f in existing.get("files", [])}
-            if keys == ours:
+            if {unmutated_key(k) if k else k for k in keys} == ours:  # mutated files count as their members
                 return True
         else:
             try:

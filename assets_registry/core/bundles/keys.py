@@ -42,6 +42,15 @@ def mutated_key(upload_id: str, name: str, step: int) -> str:
     return f"{FILES_PREFIX}{upload_id}~{step}/{name}"
 
 
+def unmutated_key(key: str) -> str:
+    """The member key a mutated key was made from (any other key as it is)."""
+    if not key.startswith(FILES_PREFIX):
+        return key
+    folder, slash, name = key[len(FILES_PREFIX) :].partition("/")
+    upload_id, tilde, step = folder.partition("~")
+    return f"{FILES_PREFIX}{upload_id}/{name}" if tilde and step.isdigit() and slash else key
+
+
 def frames_key(manifest_sha256: str) -> str:
     """Where the frames for the ``asset.json`` of this SHA-256 (hex) are kept."""
     return FRAMES_PREFIX + manifest_sha256
