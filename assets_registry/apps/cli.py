@@ -12,7 +12,7 @@ from typing import Any
 
 from assets_registry.apps.memory import limit_malloc_arenas
 from assets_registry.apps.settings import Settings, load_settings
-from assets_registry.core.errors import RegistryError
+from assets_registry.core.errors import ConfigurationError, RegistryError
 from assets_registry.plugins.types import BackendURL
 
 
@@ -135,6 +135,8 @@ def _collect(settings: Settings, dry_run: bool, grace: float | None) -> None:
         report = services.janitor.sweep(dry_run=dry_run, grace_seconds=grace)
     finally:
         services.close()
+    if report.refused:
+        raise ConfigurationError(report.refused)
     for orphan in report.orphans:
         print(f"{orphan.blob.key}\t{orphan.blob.size}\t{orphan.reason}")
     verb = "would delete" if dry_run else f"deleted {report.deleted} of"

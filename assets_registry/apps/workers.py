@@ -82,7 +82,9 @@ class Sweeps:
         while not self._stop.wait(self.interval * random.uniform(0.9, 1.0)):
             try:
                 report = self.janitor.sweep()
-                if report.orphans:
+                if report.refused:
+                    log.warning("orphan sweep: %s", report.refused)
+                elif report.orphans:
                     log.info("orphan sweep: %d blobs (%d bytes) deleted", report.deleted, report.orphan_bytes)
             except Exception:  # a backend hiccup: the next sweep tries again
                 log.exception("the orphan sweep failed")

@@ -144,6 +144,7 @@ class Registry:
         """
         if self.blob_key is None:
             return
+        own = set(own)  # a bundle of 100,000 files: one lookup each, not a scan
         errors = [
             FieldError(
                 f"files[{n}].asset_file_url",

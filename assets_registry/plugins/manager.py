@@ -243,7 +243,7 @@ class Plugins:
             name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
                 try:
-                    answer = impl.function(options=dict(options))
+                    answer = impl.function(**_arguments(impl, options=dict(options)))
                 except Exception as exc:
                     raise PluginError(f"The plugin {name!r} failed to provide its {what}: {exc!r}") from exc
                 found[name] = checked(name, answer)
@@ -259,7 +259,7 @@ class Plugins:
             name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
             try:
                 try:
-                    answer = impl.function(options=dict(options))
+                    answer = impl.function(**_arguments(impl, options=dict(options)))
                 except Exception as exc:
                     raise PluginError(f"The plugin {name!r} failed to provide its validators: {exc!r}") from exc
                 found[name] = list(checked_validators(name, answer))
@@ -299,6 +299,11 @@ class Plugins:
             info = infos.setdefault(name, PluginInfo(name, self._versions.get(name, "-"), module))
             info.error = why
         return sorted(infos.values(), key=lambda i: i.name)
+
+
+def _arguments(impl: pluggy.HookImpl, **offered: object) -> dict[str, object]:
+    """What a hook implementation takes of the spec's arguments: pluggy lets it take fewer."""
+    return {name: value for name, value in offered.items() if name in impl.argnames}
 
 
 def _module_of(plugin: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from falcon import testing
@@ -87,3 +88,48 @@ def test_workers_sweep_on_their_schedule(embedded_services: Services) -> None:
     finally:
         sweeps.stop()
     assert services.blobs.missing(["assets/0ld/orphan.bin"]) == ["assets/0ld/orphan.bin"]
+
+
+def test_a_job_ending_during_a_sweep_keeps_its_files(embedded_services: Services) -> None:
+    """Job states are read before references: a job that ends meanwhile has registered its asset by then."""
+    services = embedded_services
+    job = services.bundles.stage([bundle_zip("late", FILES)])
+    janitor = services.janitor
+    read_references = janitor._referenced
+
+    def finish_the_job_first() -> Any:
+        services.bundles.run_next("w")  # the asset registers and the job ends, mid-sweep
+        return read_references()
+
+    janitor._referenced = finish_the_job_first  # type: ignore[method-assign]
+    found = janitor.sweep(grace_seconds=0)
+    assert services.bundles.status(job.upload_id).status == "success"
+    assert found.deleted == 0
+    document = services.registry.get("late").document
+    keys = [services.blobs.key_for_url(f["asset_file_url"]) for f in document["files"]]
+    assert services.blobs.missing([k for k in keys if k]) == []
+
+
+def test_a_blob_another_asset_still_points_at_is_not_freed(client: testing.TestClient, services: Services) -> None:
+    """Registries from before foreign_blob may hold two assets sharing a blob."""
+    document, keys = uploaded(client, services, "owner")
+    sharer = {**document, "asset_id": "sharer", "asset_uri": "models://example.com/sharer"}
+    services.registry.store.insert(sharer)  # as written before the rule existed
+    assert client.simulate_delete("/assets/sharer").status_code == 200
+    services.janitor.drain()
+    assert services.blobs.missing(keys) == []
+
+
+def test_the_sweep_refuses_when_no_file_url_maps_to_the_store(embedded_services: Services, tmp_path: Path) -> None:
+    """A data dir moved elsewhere: every URL names the old root. Nothing is swept, and it says why."""
+    from assets_registry.adapters.filesystem import FilesystemBlobStore
+    from assets_registry.core.bundles.janitor import Janitor
+
+    services = embedded_services
+    client = testing.TestClient(__import__("assets_registry.apps.http", fromlist=["create_app"]).create_app(services))
+    uploaded(client, services, "moved")
+    elsewhere = FilesystemBlobStore(tmp_path / "moved-blobs")
+    elsewhere.put("assets/some-upload/weights.bin", [b"w"])
+    report = Janitor(services.registry, elsewhere, services.jobs, grace_seconds=0).sweep()
+    assert report.refused is not None and "may have moved" in report.refused
+    assert report.deleted == 0 and elsewhere.missing(["assets/some-upload/weights.bin"]) == []

@@ -305,3 +305,61 @@ def test_a_failing_mutator_fails_the_job_naming_the_plugin_and_leaves_nothing(
     status, stored_files = run_with_mutator(tmp_path, _Broken(answer))
     assert status.startswith("failed: plugin_failed: shaper: ") and said in status, status
     assert stored_files == []
+
+
+class _UpperThenBreak:
+    name = "upper_then_break"
+    paths = ""
+
+    def mutate(self, file: Any) -> Any:
+        if file.path == "m.bin":
+            raise OSError("cannot convert m.bin")
+        return iter([file.read(0, file.size).upper()])
+
+
+def test_a_mutator_failing_on_a_later_file_leaves_none_of_the_earlier_replacements(tmp_path: Path) -> None:
+    status, stored_files = run_with_mutator(tmp_path, _UpperThenBreak())
+    assert status.startswith("failed: plugin_failed: shaper: "), status
+    assert stored_files == []
+
+
+def test_a_hook_taking_fewer_arguments_than_the_spec_is_called_as_pluggy_allows() -> None:
+    class _NoOptions:
+        @hookimpl
+        def assets_registry_mutators(self) -> list[object]:
+            return [_Upper()]
+
+    assert [m.name for m in Plugins.isolated(("plain", _NoOptions())).mutators({})] == ["upper"]
+
+
+def test_a_rerun_after_a_crash_keeps_an_asset_whose_files_were_mutated_in_a_wrapper_folder(tmp_path: Path) -> None:
+    """The first attempt registers the asset, then its worker dies before recording the end."""
+    from assets_registry.core.bundles import Bundles, JobSettings
+    from assets_registry.plugins.guards import GuardedMutator
+    from tests.unit.bundle_env import make_env
+
+    env = make_env(tmp_path)
+    try:
+        bundles = Bundles(
+            env.registry,
+            env.blobs,
+            env.jobs,
+            job_settings=JobSettings(lease_seconds=0.2),
+            reshapers=[GuardedMutator("p", _Upper())],
+        )
+        job = bundles.stage([bundle_zip("zip-1", {"notes.txt": b"hello", "m.bin": b"bin"}, folder="pkg/")])
+        finish = env.jobs.finish
+        env.jobs.finish = lambda *args, **kwargs: (_ for _ in ()).throw(SystemExit("worker killed"))  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            bundles.run_next("first")
+        env.jobs.finish = finish  # type: ignore[method-assign]
+        import time
+
+        time.sleep(0.3)  # the lease runs out
+        assert bundles.run_next("second") is not None
+        assert bundles.status(job.upload_id).status == "success"
+        document = env.registry.get("zip-1").document
+        keys = [env.blobs.key_for_url(f["asset_file_url"]) for f in document["files"]]
+        assert env.blobs.missing([k for k in keys if k]) == [], "every file of the registered asset is still there"
+    finally:
+        env.close()

@@ -94,6 +94,9 @@ def test_read_ahead_gives_blobs_in_order_and_raises_in_turn() -> None:
 def test_a_mutated_key_leads_back_to_its_member_key() -> None:
     from assets_registry.core.bundles.keys import file_key, mutated_key, unmutated_key
 
-    assert unmutated_key(mutated_key("u1", "a/b.txt", 2)) == file_key("u1", "a/b.txt")
+    member = file_key("u1", "pkg/a/b.txt")
+    assert mutated_key(member, 2) == "assets/u1~2/pkg/a/b.txt"
+    assert mutated_key(mutated_key(member, 1), 2) == "assets/u1~2/pkg/a/b.txt"
+    assert unmutated_key(mutated_key(member, 2)) == member
     for key in (file_key("u1", "a~1/b.txt"), "staging/u1.zip", "assets/u1~x/b", "assets/u1~1"):
         assert unmutated_key(key) == key

@@ -79,7 +79,7 @@ class BundleIngest:
         replaced: list[str] = []
         try:
             # The Asset Store's order: mutate, validate, extract metadata, register.
-            document, written, replaced = mutate_files(document, self.blobs, self.reshapers, attempt.upload_id)
+            document, written, replaced = mutate_files(document, self.blobs, self.reshapers)
             attempt.stored_keys = [*attempt.stored_keys, *written]  # cleaned up with the rest on failure
             if written:
                 self.registry.validate(document)
@@ -175,7 +175,9 @@ class BundleIngest:
         if plan.members:
             ours = {attempt.member_key(m.name) for m in plan.members}
             keys = {self.blobs.key_for_url(f.get("asset_file_url", "")) for f in existing.get("files", [])}
-            if {unmutated_key(k) if k else k for k in keys} == ours:  # mutated files count as their members
+            # Keys are unique to the upload: an asset pointing at any of them was registered by
+            # an attempt of this job (mutated files count as their members).
+            if {unmutated_key(k) for k in keys if k} & ours:
                 return True
         else:
             try:

@@ -39,6 +39,7 @@ log = logging.getLogger("assets_registry.janitor")
 DEFAULT_GRACE_SECONDS = 24 * 3600.0
 """Blobs written this recently are spared: an upload streams for a while before its job exists."""
 PAGE = 1000
+URLS_PER_QUERY = 200
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class SweepReport:
     spared: int = 0
     deleted: int = 0
     dry_run: bool = False
+    refused: str | None = None
+    """Why nothing was swept, when the sweep would not trust what it saw."""
 
     @property
     def orphan_bytes(self) -> int:
@@ -104,7 +107,26 @@ class Janitor:
         keys = self.own_keys(old.document)
         with contextlib.suppress(AssetNotFound):  # deleted: every blob of it goes
             keys -= self.own_keys(self.registry.get(old.asset_id).document)
+        keys -= self._used_elsewhere(old.asset_id, old.document, keys)
         self._delete(sorted(keys))
+
+    def _used_elsewhere(self, asset_id: str, document: dict[str, Any], keys: set[str]) -> set[str]:
+        """Those of ``keys`` another asset points at: registries from before ``foreign_blob``
+        may have let two assets share a blob, and one leaving must not take it from the other."""
+        urls = sorted({str(f.get("asset_file_url")) for f in document.get("files") or []})
+        used: set[str] = set()
+        for start in range(0, len(urls), URLS_PER_QUERY):
+            query = compile_filter({"files.asset_file_url": {"$in": urls[start : start + URLS_PER_QUERY]}})
+            after: str | None = None
+            while True:
+                page = self.registry.store.find(query, PAGE, after)
+                for other in page.documents:
+                    if other.get("asset_id") != asset_id:
+                        used |= self.own_keys(other) & keys
+                if page.next_after is None:
+                    break
+                after = page.next_after
+        return used
 
     def own_keys(self, document: dict[str, Any]) -> set[str]:
         """The registry's file blobs a version points at (never anything outside ``assets/``)."""
@@ -117,10 +139,22 @@ class Janitor:
         """Find (and unless ``dry_run``, delete) the blobs nothing owns any more."""
         grace = self.grace_seconds if grace_seconds is None else grace_seconds
         cutoff = time.time() - grace
-        referenced = self._referenced()
         report = SweepReport(dry_run=dry_run)
+        files = _by_upload(self.blobs.listing(FILES_PREFIX), FILES_PREFIX)
+        staged = _by_upload(self.blobs.listing(STAGING_PREFIX), STAGING_PREFIX)
+        # Job states first, references after: a job that ends meanwhile registered its asset
+        # before it ended, so the references read next include it.
         states: dict[str, str | None] = {}
-        for upload_id, blobs in _by_upload(self.blobs.listing(FILES_PREFIX), FILES_PREFIX).items():
+        for upload_id in {*files, *staged}:
+            self._state(upload_id, states)
+        referenced, unmapped = self._referenced()
+        if unmapped and not referenced and files:
+            report.refused = (
+                f"{unmapped} file URLs of stored assets name no blob of this store, and none does: the store may "
+                "have moved (another data dir, bucket or prefix). Nothing was swept."
+            )
+            return report
+        for upload_id, blobs in files.items():
             loose = [blob for blob in blobs if blob.key not in referenced]
             if not loose:
                 continue
@@ -128,7 +162,7 @@ class Janitor:
                 report.spared += len(loose)  # an upload still writing, or one whose job runs
                 continue
             report.orphans += [Orphan(blob, "no asset points at it") for blob in loose]
-        for upload_id, blobs in _by_upload(self.blobs.listing(STAGING_PREFIX), STAGING_PREFIX).items():
+        for upload_id, blobs in staged.items():
             state = self._state(upload_id, states)
             if state == "running" or (state is None and max(b.modified for b in blobs) > cutoff):
                 report.spared += len(blobs)
@@ -139,16 +173,23 @@ class Janitor:
             report.deleted = self._delete([orphan.blob.key for orphan in report.orphans])
         return report
 
-    def _referenced(self) -> set[str]:
+    def _referenced(self) -> tuple[set[str], int]:
+        """The file blobs every asset points at, and how many file URLs map to no key at all
+        (other than web URLs, which are the owners' own)."""
         keys: set[str] = set()
+        unmapped = 0
         everything = compile_filter({})
         after: str | None = None
         while True:
             page = self.registry.store.find(everything, PAGE, after)
             for document in page.documents:
                 keys |= self.own_keys(document)
+                for entry in document.get("files") or []:
+                    url = str(entry.get("asset_file_url", ""))
+                    if not url.startswith(("http://", "https://")) and self.blobs.key_for_url(url) is None:
+                        unmapped += 1
             if page.next_after is None:
-                return keys
+                return keys, unmapped
             after = page.next_after
 
     def _running(self, upload_id: str, states: dict[str, str | None]) -> bool:

@@ -36,10 +36,11 @@ def file_key(upload_id: str, name: str) -> str:
     return f"{FILES_PREFIX}{upload_id}/{name}"
 
 
-def mutated_key(upload_id: str, name: str, step: int) -> str:
-    """What a mutator made of a member (step 1, 2, … for mutators in turn): beside the upload's
-    own folder (``assets/<upload_id>~<step>/``), so no member's name can be one of these."""
-    return f"{FILES_PREFIX}{upload_id}~{step}/{name}"
+def mutated_key(member_key: str, step: int) -> str:
+    """What a mutator made of a member (step 1, 2, … for mutators in turn): the member's key
+    with its upload folder ``<upload_id>~<step>``, so no member's name can be one of these."""
+    folder, _slash, name = unmutated_key(member_key)[len(FILES_PREFIX) :].partition("/")
+    return f"{FILES_PREFIX}{folder}~{step}/{name}"
 
 
 def unmutated_key(key: str) -> str:

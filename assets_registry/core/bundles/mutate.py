@@ -9,6 +9,7 @@ CRC-32 follow it. Mutators run in order, each on what the one before made.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol
@@ -40,14 +41,30 @@ class _Counted:
 
 
 def mutate_files(
-    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], upload_id: str
+    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper]
 ) -> tuple[Document, list[str], list[str]]:
-    """The document after every mutator, the keys written, and the keys the files no longer use."""
+    """The document after every mutator, the keys written, and the keys the files no longer use.
+
+    If a mutator fails, what the others already wrote is deleted before the error goes on.
+    """
     if not reshapers:
         return document, [], []
     mutated = copy.deepcopy(document)
     written: list[str] = []
     replaced: list[str] = []
+    try:
+        _mutate_each(mutated, blobs, reshapers, written, replaced)
+    except BaseException:
+        for key in written:
+            with contextlib.suppress(Exception):  # the orphan sweep takes what a failing store keeps
+                blobs.delete(key)
+        raise
+    return mutated, written, replaced
+
+
+def _mutate_each(
+    mutated: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], written: list[str], replaced: list[str]
+) -> None:
     for entry in mutated.get("files") or []:
         path = str(entry.get("asset_file_id", ""))
         key = blobs.key_for_url(str(entry.get("asset_file_url", "")))
@@ -64,11 +81,11 @@ def mutate_files(
                 continue
             step += 1
             counted = _Counted()
-            info = blobs.put(mutated_key(upload_id, path, step), counted.of(replacement))
-            written.append(info.key)
+            target = mutated_key(current.key, step)
+            written.append(target)  # deleted if this put or a later mutator fails
+            info = blobs.put(target, counted.of(replacement))
             replaced.append(current.key)
             current = StoredFile(blobs, info.key, path, info.size)
             entry["asset_file_url"] = info.url
             entry["asset_file_metadata"] = {**metadata, "size": info.size, "sha256": info.sha256, "crc32": counted.crc}
             metadata = entry["asset_file_metadata"]
-    return mutated, written, replaced

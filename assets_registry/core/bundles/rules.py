@@ -30,8 +30,9 @@ _MACOS_JUNK_FOLDER = "__MACOSX/"
 _MACOS_JUNK_FILE = ".DS_Store"
 MAX_NAME_SEGMENT_BYTES = 255
 """What every blob store (and most filesystems) allow for one folder or file name."""
-MAX_STORED_NAME_CHARS = 2000
-"""Blob keys are at most 2048 characters; ``file_key`` puts ``assets/<upload id>/`` (44) before the name."""
+MAX_STORED_NAME_BYTES = 900
+"""S3 and Swift object names are at most 1,024 bytes; ``file_key`` puts ``assets/<upload id>/`` (44)
+before the name, and a store's own prefix may take a little more."""
 GiB = 1 << 30
 
 
@@ -131,8 +132,8 @@ def stored_name_problem(name: str) -> str | None:
         return "its path must not have empty, '.' or '..' path segments"
     if any(len(part.encode()) > MAX_NAME_SEGMENT_BYTES for part in parts):
         return f"a folder or file name in its path is longer than {MAX_NAME_SEGMENT_BYTES} bytes"
-    if len(name) > MAX_STORED_NAME_CHARS:
-        return f"its path is longer than {MAX_STORED_NAME_CHARS} characters"
+    if len(name.encode()) > MAX_STORED_NAME_BYTES:
+        return f"its path is longer than {MAX_STORED_NAME_BYTES} bytes, which not every blob store can hold"
     return None
 
 
