@@ -8,8 +8,8 @@ learn which plugin it was, not read an anonymous 500 or a library's traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import pluggy
 import re2
@@ -23,6 +23,7 @@ from assets_registry.plugins.types import AdapterSpec
 log = logging.getLogger("assets_registry.plugins")
 
 HOOK_PREFIX = "assets_registry_"
+_G = TypeVar("_G")
 
 
 class PluginError(ConfigurationError):
@@ -54,30 +55,42 @@ class GuardedValidator:
         return list(problems)
 
 
-class GuardedExtractor:
-    """A plugin's metadata extractor: its path filter compiled (RE2) once, its faults named."""
+class _Filtered:
+    """What extractors and mutators share: the plugin's object, its name, its RE2 path filter."""
 
-    def __init__(self, plugin: str, extractor: MetadataExtractor) -> None:
+    kind = "hook"
+
+    def __init__(self, plugin: str, inner: Any) -> None:
         self.plugin = plugin
-        self.inner = extractor
-        self.name = str(getattr(extractor, "name", type(extractor).__name__))
-        pattern = str(getattr(extractor, "paths", "") or "")
+        self.inner = inner
+        self.name = str(getattr(inner, "name", type(inner).__name__))
+        pattern = str(getattr(inner, "paths", "") or "")
         try:
             self._paths = re2.compile(pattern) if pattern else None
         except re2.error as exc:
             raise PluginError(
-                f"The plugin {plugin!r} gave its extractor {self.name} a bad paths pattern: {exc}"
+                f"The plugin {plugin!r} gave its {self.kind} {self.name} a bad paths pattern: {exc}"
             ) from exc
 
     def matches(self, path: str) -> bool:
         return self._paths is None or self._paths.search(path) is not None
 
+    def _failed(self, exc: Exception, path: str) -> PluginFailed:
+        log.exception("%s %s of the plugin %r failed on %s", self.kind, self.name, self.plugin, path)
+        return PluginFailed(self.plugin, f"its {self.kind} {self.name} raised {exc!r} on {path}")
+
+
+class GuardedExtractor(_Filtered):
+    """A plugin's metadata extractor: its path filter compiled (RE2) once, its faults named."""
+
+    kind = "extractor"
+    inner: MetadataExtractor
+
     def extract(self, file: FileContent) -> dict[str, Any] | None:
         try:
             found = self.inner.extract(file)
         except Exception as exc:
-            log.exception("extractor %s of the plugin %r failed on %s", self.name, self.plugin, file.path)
-            raise PluginFailed(self.plugin, f"its extractor {self.name} raised {exc!r} on {file.path}") from exc
+            raise self._failed(exc, file.path) from exc
         if found is None:
             return None
         if not isinstance(found, dict):
@@ -90,24 +103,17 @@ class GuardedExtractor:
         return found
 
 
-class GuardedMutator:
+class GuardedMutator(_Filtered):
     """A plugin's mutator: its path filter compiled once, its faults (also mid-stream) named."""
 
-    def __init__(self, plugin: str, mutator: Mutator) -> None:
-        self.plugin = plugin
-        self.inner = mutator
-        self.name = str(getattr(mutator, "name", type(mutator).__name__))
-        self._paths = _paths(plugin, "mutator", self.name, str(getattr(mutator, "paths", "") or ""))
-
-    def matches(self, path: str) -> bool:
-        return self._paths is None or self._paths.search(path) is not None
+    kind = "mutator"
+    inner: Mutator
 
     def mutate(self, file: FileContent) -> Iterator[bytes] | None:
         try:
             chunks = self.inner.mutate(file)
         except Exception as exc:
-            log.exception("mutator %s of the plugin %r failed on %s", self.name, self.plugin, file.path)
-            raise PluginFailed(self.plugin, f"its mutator {self.name} raised {exc!r} on {file.path}") from exc
+            raise self._failed(exc, file.path) from exc
         if chunks is None:
             return None
         if isinstance(chunks, bytes | bytearray | str) or not isinstance(chunks, Iterable):
@@ -125,39 +131,39 @@ class GuardedMutator:
         except PluginFailed:
             raise
         except Exception as exc:
-            log.exception("mutator %s of the plugin %r failed on %s", self.name, self.plugin, path)
-            raise PluginFailed(self.plugin, f"its mutator {self.name} raised {exc!r} on {path}") from exc
+            raise self._failed(exc, path) from exc
 
 
-def checked_mutators(plugin: str, answer: Any) -> list[GuardedMutator]:
-    """The mutators hook's answer, each mutator guarded."""
+def _guarded(
+    plugin: str, hook: str, answer: Any, what: str, method: str, lacking: str, wrap: Callable[[str, Any], _G]
+) -> list[_G]:
+    """A hook's answer that must be a list of objects with ``method``, each wrapped by its guard."""
     if answer is None:
         return []
     if not isinstance(answer, list | tuple):
-        raise _wrong(plugin, "assets_registry_mutators", f"{_shape(answer)}, not a list of mutators")
+        raise _wrong(plugin, hook, f"{_shape(answer)}, not a list of {what}")
     for item in answer:
-        if not callable(getattr(item, "mutate", None)):
-            raise _wrong(plugin, "assets_registry_mutators", f"{_shape(item)}, which has no mutate(file)")
-    return [GuardedMutator(plugin, item) for item in answer]
+        if not callable(getattr(item, method, None)):
+            raise _wrong(plugin, hook, f"{_shape(item)}, which has no {lacking}")
+    return [wrap(plugin, item) for item in answer]
 
 
-def _paths(plugin: str, kind: str, name: str, pattern: str) -> Any:
-    try:
-        return re2.compile(pattern) if pattern else None
-    except re2.error as exc:
-        raise PluginError(f"The plugin {plugin!r} gave its {kind} {name} a bad paths pattern: {exc}") from exc
+def checked_validators(plugin: str, answer: Any) -> list[GuardedValidator]:
+    """The validators hook's answer, each validator guarded."""
+    hook = "assets_registry_validators"
+    return _guarded(plugin, hook, answer, "validators", "validate", "validate(asset) method", GuardedValidator)
 
 
 def checked_extractors(plugin: str, answer: Any) -> list[GuardedExtractor]:
     """The extractors hook's answer, each extractor guarded."""
-    if answer is None:
-        return []
-    if not isinstance(answer, list | tuple):
-        raise _wrong(plugin, "assets_registry_metadata_extractors", f"{_shape(answer)}, not a list of extractors")
-    for item in answer:
-        if not callable(getattr(item, "extract", None)):
-            raise _wrong(plugin, "assets_registry_metadata_extractors", f"{_shape(item)}, which has no extract(file)")
-    return [GuardedExtractor(plugin, item) for item in answer]
+    hook = "assets_registry_metadata_extractors"
+    return _guarded(plugin, hook, answer, "extractors", "extract", "extract(file)", GuardedExtractor)
+
+
+def checked_mutators(plugin: str, answer: Any) -> list[GuardedMutator]:
+    """The mutators hook's answer, each mutator guarded."""
+    hook = "assets_registry_mutators"
+    return _guarded(plugin, hook, answer, "mutators", "mutate", "mutate(file)", GuardedMutator)
 
 
 def checked_specs(plugin: str, answer: Any) -> list[AdapterSpec]:
@@ -172,18 +178,6 @@ def checked_specs(plugin: str, answer: Any) -> list[AdapterSpec]:
         if not isinstance(item, AdapterSpec):
             raise _wrong(plugin, "assets_registry_adapters", f"a list holding {_shape(item)}, not only AdapterSpec")
     return list(answer)
-
-
-def checked_validators(plugin: str, answer: Any) -> list[GuardedValidator]:
-    """The validators hook's answer, each validator guarded."""
-    if answer is None:
-        return []
-    if not isinstance(answer, list | tuple):
-        raise _wrong(plugin, "assets_registry_validators", f"{_shape(answer)}, not a list of validators")
-    for item in answer:
-        if not callable(getattr(item, "validate", None)):
-            raise _wrong(plugin, "assets_registry_validators", f"{_shape(item)}, which has no validate(asset) method")
-    return [GuardedValidator(plugin, item) for item in answer]
 
 
 def missing_members(adapter: object, port: type) -> list[str]:

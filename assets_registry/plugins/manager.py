@@ -23,6 +23,7 @@ from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.guards import (
     GuardedExtractor,
     GuardedMutator,
+    GuardedValidator,
     PluginError,
     checked_extractors,
     checked_mutators,
@@ -253,21 +254,8 @@ class Plugins:
                 self.failures.setdefault(name, (_module_of(impl.plugin), exc.message))
         return found
 
-    def _validators_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[Validator]]:
-        found: dict[str, list[Validator]] = {}
-        for impl in reversed(self._pm.hook.assets_registry_validators.get_hookimpls()):
-            name = self._pm.get_name(impl.plugin) or repr(impl.plugin)
-            try:
-                try:
-                    answer = impl.function(**_arguments(impl, options=dict(options)))
-                except Exception as exc:
-                    raise PluginError(f"The plugin {name!r} failed to provide its validators: {exc!r}") from exc
-                found[name] = list(checked_validators(name, answer))
-            except PluginError as exc:
-                if not self._tolerant:
-                    raise
-                self.failures.setdefault(name, (_module_of(impl.plugin), exc.message))
-        return found
+    def _validators_by_plugin(self, options: Mapping[str, object]) -> dict[str, list[GuardedValidator]]:
+        return self._asked("assets_registry_validators", "validators", checked_validators, options)
 
     def describe(self, validator_options: Mapping[str, object] | None = None) -> list[PluginInfo]:
         """Every loaded plugin with its version, its adapters and its validators' names.

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dependency_injector import providers
 
-from assets_registry.apps.container import build_container, make_adapter
+from assets_registry.apps.container import Services, build_container, make_adapter
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.model import Asset
 from assets_registry.plugins import AdapterSpec, hookimpl
@@ -156,20 +158,27 @@ def extractors_plugin(*extractors: object) -> object:
     return _Plugin()
 
 
-def run_bundle_with(tmp_path: Path, extractor: object) -> tuple[str, dict[str, Any] | None]:
+@contextmanager
+def embedded_with(tmp_path: Path, name: str, plugin: object) -> Iterator[Services]:
+    """The embedded default with only its own two plugins and ``plugin`` loaded."""
     container = build_container(load_settings(data_dir=tmp_path / "var"))
     container.plugins.override(providers.Object(Plugins.isolated(
-        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), ("meta", extractors_plugin(extractor))
+        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), (name, plugin)
     )))  # fmt: skip
     services = container.services()
     try:
+        yield services
+    finally:
+        services.close()
+
+
+def run_bundle_with(tmp_path: Path, extractor: object) -> tuple[str, dict[str, Any] | None]:
+    with embedded_with(tmp_path, "meta", extractors_plugin(extractor)) as services:
         job = services.bundles.stage([bundle_zip("zip-1", {"m.bin": b"m", "notes.txt": b"n"})])
         services.bundles.run_next("w")
         status = services.bundles.status(job.upload_id).status
         stored = services.registry.store.get("zip-1").document if status == "success" else None
         return status, stored
-    finally:
-        services.close()
 
 
 def _builtin(name: str) -> object:
@@ -248,12 +257,7 @@ def mutators_plugin(*mutators: object) -> object:
 
 
 def run_with_mutator(tmp_path: Path, mutator: object) -> tuple[str, Any]:
-    container = build_container(load_settings(data_dir=tmp_path / "var"))
-    container.plugins.override(providers.Object(Plugins.isolated(
-        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), ("shaper", mutators_plugin(mutator))
-    )))  # fmt: skip
-    services = container.services()
-    try:
+    with embedded_with(tmp_path, "shaper", mutators_plugin(mutator)) as services:
         job = services.bundles.stage([bundle_zip("zip-1", {"notes.txt": b"hello world", "m.bin": b"bin"})])
         services.bundles.run_next("w")
         status = services.bundles.status(job.upload_id).status
@@ -264,8 +268,6 @@ def run_with_mutator(tmp_path: Path, mutator: object) -> tuple[str, Any]:
         download = client.simulate_get("/zip/download/zip-1")
         listed = sorted(b.key for b in services.blobs.listing("assets/"))
         return status, (services.registry.get("zip-1").document, download, listed)
-    finally:
-        services.close()
 
 
 def test_a_mutator_remakes_the_files_it_matches_and_the_asset_follows(tmp_path: Path) -> None:
