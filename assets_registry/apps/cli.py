@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--url", help=url_help)
     upload.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
+    upload.add_argument(
+        "--services", default="", metavar="A,B", help="webhook services to run beside those run on every upload"
+    )
 
     download = commands.add_parser("download", help="download an asset as a ZIP bundle")
     download.add_argument("asset_id", metavar="ASSET_ID", help="the asset to fetch")
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
         url = client.server_url(args.url)
         if args.command == "upload":
-            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet)
+            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet, args.services)
         return client.download(url, args.asset_id, args.output, args.quiet)
     try:
         settings = _settings(args)

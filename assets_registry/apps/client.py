@@ -41,11 +41,16 @@ def server_url(flag: str | None) -> str:
     return (flag or os.environ.get("ASSETS_URL") or DEFAULT_URL).rstrip("/")
 
 
-def upload(url: str, path: Path, wait: bool = False, timeout: float = 3600.0, quiet: bool = False) -> int:
-    """Upload ``path`` to ``POST /zip/upload``, print the upload id; with ``wait``, follow the job."""
+def upload(
+    url: str, path: Path, wait: bool = False, timeout: float = 3600.0, quiet: bool = False, services: str = ""
+) -> int:
+    """Upload ``path`` to ``POST /zip/upload``, print the upload id; with ``wait``, follow the job.
+
+    ``services`` (``a,b``) names webhook services to run beside those run on every upload.
+    """
 
     def run(client: httpx.Client) -> int:
-        upload_id = _send_bundle(client, path, quiet)
+        upload_id = _send_bundle(client, path, quiet, services)
         print(upload_id, flush=True)
         return _wait_for(client, upload_id, timeout, quiet) if wait else 0
 
@@ -111,7 +116,7 @@ def _read(source: IO[bytes], size: int) -> bytes:
         raise CommandError(f"cannot read {source.name}: {exc.strerror or exc}") from None
 
 
-def _send_bundle(client: httpx.Client, path: Path, quiet: bool) -> str:
+def _send_bundle(client: httpx.Client, path: Path, quiet: bool, services: str = "") -> str:
     boundary = uuid.uuid4().hex
     preamble, epilogue = multipart_parts(path.name, boundary)
     try:
@@ -125,7 +130,8 @@ def _send_bundle(client: httpx.Client, path: Path, quiet: bool) -> str:
             "Content-Length": str(len(preamble) + size + len(epilogue)),
         }
         body = multipart_body(source, size, preamble, epilogue, bar)
-        response = client.post("/zip/upload", content=body, headers=headers)
+        params = {"services": services} if services else None
+        response = client.post("/zip/upload", content=body, headers=headers, params=params)
     _check(response)
     upload_id = _json(response).get("upload_id")
     if not isinstance(upload_id, str):

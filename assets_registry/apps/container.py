@@ -20,7 +20,8 @@ from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
-from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator
+from assets_registry.adapters.webhooks import make_services
+from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator, GuardedValidator
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
 
@@ -38,6 +39,11 @@ def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings)
 
 def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
     return plugins.validators(dict(settings.validators))
+
+
+def file_validators(validators: list[Validator]) -> list[GuardedValidator]:
+    """The validators that also read file bytes (``validate_file``)."""
+    return [v for v in validators if isinstance(v, GuardedValidator) and v.checks_files]
 
 
 def make_extractors(plugins: Plugins, settings: Settings) -> list[GuardedExtractor]:
@@ -74,6 +80,8 @@ class Container(containers.DeclarativeContainer):
     validators = providers.Singleton(make_validators, plugins, settings)
     extractors = providers.Singleton(make_extractors, plugins, settings)
     mutators = providers.Singleton(make_mutators, plugins, settings)
+    checkers = providers.Singleton(file_validators, validators)
+    webhooks = providers.Singleton(make_services, settings.provided.services)
     page_limits = providers.Singleton(
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
@@ -102,6 +110,8 @@ class Container(containers.DeclarativeContainer):
         release_memory=release_free_memory,
         describers=extractors,
         reshapers=mutators,
+        checkers=checkers,
+        services=webhooks,
     )
     janitor = providers.Singleton(
         Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds

@@ -22,6 +22,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from assets_registry.adapters.webhooks import ServiceConfig
 from assets_registry.core.errors import ConfigurationError
 
 CONFIG_ENV = "ASSETS_CONFIG"
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
         [], description="plugin names not to load (comma-separated in env)"
     )
     validators: dict[str, Any] = Field({}, description="options handed to validator plugins")
+    services: list[ServiceConfig] = Field(
+        [], description="webhook services ([[services]] tables: name, kind, endpoint, filter, parameters, ...)"
+    )
 
     @field_validator("bind", "disable_plugins", mode="before")
     @classmethod
@@ -87,6 +91,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{address!r} is not HOST:PORT")
         if not value:
             raise ValueError("at least one HOST:PORT is needed")
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _check_service_names(cls, value: list[ServiceConfig]) -> list[ServiceConfig]:
+        names = [service.name for service in value]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"two services are called {', '.join(map(repr, twice))}: names must be unique")
         return value
 
     @model_validator(mode="after")

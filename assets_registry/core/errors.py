@@ -175,6 +175,39 @@ class PluginFailed(RegistryError):
         self.reason = message
 
 
+class StepRefused(RegistryError):
+    """A step of the ingest stopped it: a validator or service refused a file, or a service failed.
+
+    ``code`` is the reason's kind as the job status shows it (the Asset Store's reasons):
+    ``validation_failed`` (refused) or ``validation_error`` (the service could not answer),
+    ``mutation_failed`` / ``mutation_error``, ``metadata_extraction_failed``. ``reason`` is
+    the whole status reason, ``<code>: <step>: <file>: <message>``, several joined by ``; ``.
+    """
+
+    code = "step_refused"
+    MOST_LISTED = 20
+
+    def __init__(self, code: str, step: str, path: str, message: str) -> None:
+        self.code = code
+        self.refusals = [(step, path, message)]
+        super().__init__(f"The asset was not ingested: {self.reason}.")
+
+    @property
+    def reason(self) -> str:
+        shown = [": ".join(part for part in refusal if part) for refusal in self.refusals[: self.MOST_LISTED]]
+        more = len(self.refusals) - len(shown)
+        return f"{self.code}: {'; '.join(shown)}" + (f"; and {more} more" if more > 0 else "")
+
+    @classmethod
+    def joined(cls, refusals: list[StepRefused]) -> StepRefused:
+        """One error listing every refusal (validation reports them all, not the first)."""
+        first = refusals[0]
+        joined = cls(first.code, *first.refusals[0])
+        joined.refusals = [r for refusal in refusals for r in refusal.refusals]
+        joined.message = f"The asset was not ingested: {joined.reason}."
+        return joined
+
+
 class ConfigurationError(RegistryError):
     """The operator's configuration cannot be used as written."""
 

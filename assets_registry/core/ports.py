@@ -288,6 +288,23 @@ class Validator(Protocol):
 
 
 @runtime_checkable
+class FileValidator(Protocol):
+    """A validator that also reads file bytes: one with a ``validate_file`` method.
+
+    A validator (from ``assets_registry_validators``) that has ``validate_file`` is asked it
+    for every ingested file whose id matches its ``paths`` (RE2; ``""`` or none: every file),
+    after mutation and before metadata. It returns the refusals' messages (empty: accepted);
+    every refusal of every file is reported, as ``failed: validation_failed: <name>: <file>: <message>``.
+    """
+
+    name: str
+    paths: str
+
+    def validate_file(self, file: FileContent) -> list[str]:
+        """Why this file may not be stored; empty if it may."""
+
+
+@runtime_checkable
 class FileContent(Protocol):
     """One stored file of an asset being ingested, read by ranges: never handed over whole."""
 
@@ -297,6 +314,9 @@ class FileContent(Protocol):
 
     def read(self, start: int, length: int) -> bytes:
         """Up to ``length`` bytes from ``start`` (fewer at the end of the file)."""
+
+    def chunks(self) -> Iterator[bytes]:
+        """The whole file, chunk by chunk, in one stream (for a mutator or a service that reads it all)."""
 
 
 @runtime_checkable

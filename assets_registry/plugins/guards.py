@@ -17,7 +17,7 @@ import re2
 from assets_registry.core.errors import ConfigurationError, FieldError, InvalidInput, PluginFailed
 from assets_registry.core.json_values import check_storable
 from assets_registry.core.model import Asset
-from assets_registry.core.ports import FileContent, MetadataExtractor, Mutator, Validator
+from assets_registry.core.ports import FileContent, FileValidator, MetadataExtractor, Mutator, Validator
 from assets_registry.plugins.types import AdapterSpec
 
 log = logging.getLogger("assets_registry.plugins")
@@ -30,29 +30,6 @@ class PluginError(ConfigurationError):
     """A plugin failed at start-up: it could not load, or a hook or factory of it failed."""
 
     code = "plugin_error"
-
-
-class GuardedValidator:
-    """A plugin's validator whose failures raise ``PluginFailed`` naming the plugin."""
-
-    def __init__(self, plugin: str, validator: Validator) -> None:
-        self.plugin = plugin
-        self.inner = validator
-        self.name = str(getattr(validator, "name", type(validator).__name__))
-
-    def validate(self, asset: Asset) -> list[FieldError]:
-        try:
-            problems = self.inner.validate(asset)
-        except Exception as exc:
-            log.exception("validator %s of the plugin %r failed", self.name, self.plugin)
-            raise PluginFailed(self.plugin, f"its validator {self.name} raised {exc!r}") from exc
-        if not isinstance(problems, list | tuple) or not all(isinstance(p, FieldError) for p in problems):
-            raise PluginFailed(
-                self.plugin,
-                f"its validator {self.name} returned {_shape(problems)}, not a list of FieldError "
-                "(assets_registry.core.errors.FieldError)",
-            )
-        return list(problems)
 
 
 class _Filtered:
@@ -78,6 +55,45 @@ class _Filtered:
     def _failed(self, exc: Exception, path: str) -> PluginFailed:
         log.exception("%s %s of the plugin %r failed on %s", self.kind, self.name, self.plugin, path)
         return PluginFailed(self.plugin, f"its {self.kind} {self.name} raised {exc!r} on {path}")
+
+
+class GuardedValidator(_Filtered):
+    """A plugin's validator whose failures raise ``PluginFailed`` naming the plugin.
+
+    One with a ``validate_file`` method also reads the files it matches (``checks_files``).
+    """
+
+    kind = "validator"
+    inner: Validator
+
+    @property
+    def checks_files(self) -> bool:
+        return callable(getattr(self.inner, "validate_file", None))
+
+    def validate(self, asset: Asset) -> list[FieldError]:
+        try:
+            problems = self.inner.validate(asset)
+        except Exception as exc:
+            log.exception("validator %s of the plugin %r failed", self.name, self.plugin)
+            raise PluginFailed(self.plugin, f"its validator {self.name} raised {exc!r}") from exc
+        if not isinstance(problems, list | tuple) or not all(isinstance(p, FieldError) for p in problems):
+            raise PluginFailed(
+                self.plugin,
+                f"its validator {self.name} returned {_shape(problems)}, not a list of FieldError "
+                "(assets_registry.core.errors.FieldError)",
+            )
+        return list(problems)
+
+    def validate_file(self, file: FileContent) -> list[str]:
+        inner: FileValidator = self.inner  # type: ignore[assignment]
+        try:
+            refusals = inner.validate_file(file)
+        except Exception as exc:
+            raise self._failed(exc, file.path) from exc
+        if not isinstance(refusals, list | tuple) or not all(isinstance(r, str) for r in refusals):
+            what = f"its validator {self.name} returned {_shape(refusals)} for {file.path}, not a list of messages"
+            raise PluginFailed(self.plugin, what)
+        return list(refusals)
 
 
 class GuardedExtractor(_Filtered):

@@ -7,6 +7,7 @@ description costs. End to end, a ZIP upload's files carry what the extractors fo
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ class BytesFile:
         piece = self.data[start : start + length]
         self.bytes_read += len(piece)
         return piece
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.read(0, self.size)
 
 
 def safetensors_bytes() -> bytes:

@@ -50,7 +50,7 @@ class UploadResource:
             parts = iter(self._form(req))
             for part in parts:
                 if part.name == FILE_FIELD:
-                    job = self.bundles.stage(_file_chunks(part, parts), req.content_length)
+                    job = self.bundles.stage(_file_chunks(part, parts), req.content_length, _services(req))
                     break
             else:
                 raise MissingFile(f"The form has no '{FILE_FIELD}' field; send the archive as file=@bundle.zip.")
@@ -74,6 +74,12 @@ class UploadResource:
         form = self.forms.deserialize(reader, req.content_type, length)
         assert isinstance(form, MultipartForm)
         return form
+
+
+def _services(req: falcon.Request) -> list[str]:
+    """The webhook services the upload names: ``?services=a,b`` (or the parameter repeated)."""
+    given = req.get_param_as_list("services") or []
+    return [name.strip() for value in given for name in value.split(",") if name.strip()]
 
 
 def _file_chunks(part: Any, rest: Iterator[Any]) -> Iterator[bytes]:

@@ -43,6 +43,7 @@ class Attempt:
     stored_keys: list[str] | None = None
     bytes_done: int = 0
     files_done: int = 0
+    _totals: tuple[int | None, int | None] = (None, None)
     _renewed_at: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -53,11 +54,12 @@ class Attempt:
 
     def progress(self) -> dict[str, Any]:
         plan = self.plan
+        bytes_total, files_total = (plan.unpacked_bytes, len(plan.members)) if plan else self._totals
         return {
             "bytes_done": self.bytes_done,
-            "bytes_total": plan.unpacked_bytes if plan else None,
+            "bytes_total": bytes_total,
             "files_done": self.files_done,
-            "files_total": len(plan.members) if plan else None,
+            "files_total": files_total,
         }
 
     def heartbeat(self, force: bool = False) -> None:
@@ -89,5 +91,7 @@ class Attempt:
         """Keep only the keys the attempt wrote: the archive's index (an entry per member) and
         the early manifest can go."""
         self.stored_keys = self.member_keys()
+        if self.plan is not None:
+            self._totals = (self.plan.unpacked_bytes, len(self.plan.members))
         self.plan = None
         self.early = None

@@ -9,7 +9,7 @@ file's ``asset_file_metadata``. The registry's own keys (size, digests, date) al
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from assets_registry.core.ports import BlobStore, Document, FileContent
@@ -28,6 +28,19 @@ class Describer(Protocol):
     def extract(self, file: FileContent) -> dict[str, Any] | None: ...
 
 
+class BatchDescriber(Protocol):
+    """A metadata step that describes many files at once (a metadata webhook service).
+
+    ``describe`` gets every file its filter matches and returns metadata by file id; it
+    raises ``StepRefused`` (``metadata_extraction_failed``) when it cannot.
+    """
+
+    name: str
+
+    def matches(self, path: str) -> bool: ...
+    def describe(self, files: Sequence[FileContent]) -> dict[str, dict[str, Any]]: ...
+
+
 class StoredFile:
     """``FileContent`` over a stored blob: ranged reads, each at most ``MAX_RANGE`` bytes."""
 
@@ -42,23 +55,48 @@ class StoredFile:
             return b""
         return b"".join(self.blobs.read(self.key, start, min(length, MAX_RANGE, self.size - start)))
 
+    def chunks(self) -> Iterator[bytes]:
+        return self.blobs.read(self.key)
 
-def describe_files(document: Document, blobs: BlobStore, describers: Sequence[Describer]) -> Document:
-    """The document with each file's extracted metadata merged in (a copy; unchanged if none)."""
-    if not describers:
-        return document
-    described = copy.deepcopy(document)
-    for entry in described.get("files") or []:
+
+def stored_files(document: Document, blobs: BlobStore) -> Iterator[tuple[dict[str, Any], StoredFile]]:
+    """Each file entry of the document whose blob is in this store, with its content."""
+    for entry in document.get("files") or []:
         key = blobs.key_for_url(str(entry.get("asset_file_url", "")))
         metadata = entry.get("asset_file_metadata") or {}
-        path = str(entry.get("asset_file_id", ""))
-        if key is None or not isinstance(metadata.get("size"), int):
-            continue
-        stored = StoredFile(blobs, key, path, metadata["size"])
-        found: dict[str, Any] = {}
+        if key is not None and isinstance(metadata.get("size"), int):
+            yield entry, StoredFile(blobs, key, str(entry.get("asset_file_id", "")), metadata["size"])
+
+
+def describe_files(
+    document: Document,
+    blobs: BlobStore,
+    describers: Sequence[Describer],
+    batches: Sequence[BatchDescriber] = (),
+) -> Document:
+    """The document with each file's extracted metadata merged in (a copy; unchanged if none).
+
+    The plugins' extractors first, file by file, then each batch service over all its files:
+    later steps win per key, and the registry's own keys always.
+    """
+    if not describers and not batches:
+        return document
+    described = copy.deepcopy(document)
+    files = list(stored_files(described, blobs))
+    found: dict[str, dict[str, Any]] = {stored.path: {} for _entry, stored in files}
+    for _entry, stored in files:
         for describer in describers:
-            if describer.matches(path):
-                found.update(describer.extract(stored) or {})
-        if found:  # what the registry measured (size, digests, date) is never overwritten
-            entry["asset_file_metadata"] = {**metadata, **found, **{k: metadata[k] for k in OWN_KEYS if k in metadata}}
+            if describer.matches(stored.path):
+                found[stored.path].update(describer.extract(stored) or {})
+    for batch in batches:
+        chosen = [stored for _entry, stored in files if batch.matches(stored.path)]
+        if chosen:
+            for path, metadata in batch.describe(chosen).items():
+                if path in found:
+                    found[path].update(metadata)
+    for entry, stored in files:
+        if found[stored.path]:  # what the registry measured (size, digests, date) is never overwritten
+            metadata = entry.get("asset_file_metadata") or {}
+            own = {k: metadata[k] for k in OWN_KEYS if k in metadata}
+            entry["asset_file_metadata"] = {**metadata, **found[stored.path], **own}
     return described

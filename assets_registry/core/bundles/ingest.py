@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+import msgspec
 from isal.isal_zlib import crc32
 
 from assets_registry.core.bundles.archive import Archive, Entry
 from assets_registry.core.bundles.attempts import Attempt
-from assets_registry.core.bundles.describe import Describer, describe_files
+from assets_registry.core.bundles.describe import BatchDescriber, Describer, describe_files
 from assets_registry.core.bundles.documents import (
     StoredFile,
     completed,
@@ -31,10 +32,11 @@ from assets_registry.core.bundles.documents import (
 )
 from assets_registry.core.bundles.early_unpack import EarlyManifest, EarlyMember
 from assets_registry.core.bundles.errors import ArchiveDamaged, BundleRejected
-from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key, unmutated_key
+from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key, services_key, unmutated_key
 from assets_registry.core.bundles.mutate import Reshaper, mutate_files
 from assets_registry.core.bundles.rules import BundleLimits, BundleMember, BundlePlan, plan_bundle
 from assets_registry.core.bundles.staged_archive import BlobFile
+from assets_registry.core.bundles.steps import Checker, Service, StepCatalog, Steps, check_files
 from assets_registry.core.bundles.zip_archive import ZipArchive
 from assets_registry.core.errors import (
     AssetExists,
@@ -43,6 +45,7 @@ from assets_registry.core.errors import (
     InvalidAsset,
     InvalidInput,
     PluginFailed,
+    StepRefused,
 )
 from assets_registry.core.model import asset_to_document
 from assets_registry.core.ports import BlobStore, Document
@@ -63,12 +66,16 @@ class BundleIngest:
         limits: BundleLimits,
         describers: Sequence[Describer] = (),
         reshapers: Sequence[Reshaper] = (),
+        checkers: Sequence[Checker] = (),
+        services: Sequence[Service] = (),
+        batches: Sequence[BatchDescriber] = (),
     ) -> None:
+        """The plugins' steps (``describers``, ``reshapers``, ``checkers``, ``batches``) run on
+        every ingest; ``services`` are the configured webhook services."""
         self.registry = registry
         self.blobs = blobs
         self.limits = limits
-        self.describers = tuple(describers)
-        self.reshapers = tuple(reshapers)
+        self.catalog = StepCatalog(Steps(reshapers, checkers, describers, batches), services)
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
@@ -77,13 +84,19 @@ class BundleIngest:
         if attempt.stored_keys is None:
             return asset_id  # an earlier attempt registered it
         replaced: list[str] = []
+        steps = self.steps_of(attempt.staged_key)
         try:
             # The Asset Store's order: mutate, validate, extract metadata, register.
-            document, written, replaced = mutate_files(document, self.blobs, self.reshapers)
+            document, written, replaced = mutate_files(
+                document, self.blobs, steps.mutators, self.limits.max_unpacked_bytes
+            )
             attempt.stored_keys = [*attempt.stored_keys, *written]  # cleaned up with the rest on failure
+            attempt.heartbeat(force=True)
             if written:
                 self.registry.validate(document)
-            document = describe_files(document, self.blobs, self.describers)
+            check_files(document, self.blobs, steps.checkers)
+            attempt.heartbeat(force=True)
+            document = describe_files(document, self.blobs, steps.describers, steps.batches)
             self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None
@@ -91,6 +104,8 @@ class BundleIngest:
             raise BundleRejected(_invalid(exc)) from None
         except PluginFailed as exc:
             raise BundleRejected(f"plugin_failed: {exc.plugin}: {exc.reason}") from None
+        except StepRefused as exc:
+            raise BundleRejected(exc.reason) from None
         for key in replaced:  # the blobs mutators remade: no file points at them any more
             try:
                 self.blobs.delete(key)
@@ -145,6 +160,20 @@ class BundleIngest:
             return open_format(BlobFile(self.blobs, key, holes=early.holes if early else ()))
         except ArchiveDamaged as exc:
             raise BundleRejected(str(exc)) from None
+
+    def steps_of(self, staged_key: str) -> Steps:
+        """The steps this upload runs: the plugins', the ``always`` services and those it named."""
+        try:
+            named = msgspec.json.decode(b"".join(self.blobs.read(services_key(staged_key))), type=list[str])
+        except BlobNotFound:
+            named = []
+        except msgspec.ValidationError:  # torn by a crash: the staging never finished
+            raise BundleRejected("the upload's list of services is unreadable; upload the bundle again") from None
+        if gone := self.catalog.gone(named):
+            raise BundleRejected(
+                f"the webhook service {', '.join(map(repr, gone))} the upload named is no longer configured"
+            )
+        return self.catalog.steps(named)
 
     def read_early(self, staged_key: str) -> EarlyManifest | None:
         """The members stored while the archive was uploaded, if any were."""

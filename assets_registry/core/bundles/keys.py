@@ -1,7 +1,8 @@
 """Where the bundle subsystem keeps its blobs: the one place that names them.
 
 - ``staging/<upload_id>.zip``: an uploaded archive, kept until its job ends, never served;
-  ``staging/<upload_id>.early.json`` beside it lists the members stored while it streamed in.
+  ``staging/<upload_id>.early.json`` beside it lists the members stored while it streamed in,
+  ``staging/<upload_id>.services.json`` the webhook services the upload named.
 - ``assets/<upload_id>/<member name>``: the files of an asset. Unique to the upload, so two
   uploads racing for one ``asset_id`` never touch each other's blobs and cleaning up after a
   failure deletes only the upload's own; the same on every attempt of a job, so a re-run
@@ -19,6 +20,7 @@ FILES_PREFIX = "assets/"
 FRAMES_PREFIX = "zip-frames/v1/"
 ARCHIVE_SUFFIX = ".zip"
 _MANIFEST_SUFFIX = ".early.json"
+_SERVICES_SUFFIX = ".services.json"
 
 
 def staged_key(upload_id: str, suffix: str = ARCHIVE_SUFFIX) -> str:
@@ -29,6 +31,11 @@ def staged_key(upload_id: str, suffix: str = ARCHIVE_SUFFIX) -> str:
 def manifest_key(staged_key: str) -> str:
     """Where the members stored early are listed, next to the staged archive."""
     return staged_key.removesuffix(ARCHIVE_SUFFIX) + _MANIFEST_SUFFIX
+
+
+def services_key(staged_key: str) -> str:
+    """Where the webhook services an upload named are listed, next to the staged archive."""
+    return staged_key.removesuffix(ARCHIVE_SUFFIX) + _SERVICES_SUFFIX
 
 
 def file_key(upload_id: str, name: str) -> str:

@@ -16,8 +16,9 @@ from typing import Protocol
 
 from isal.isal_zlib import crc32
 
-from assets_registry.core.bundles.describe import StoredFile
+from assets_registry.core.bundles.describe import StoredFile, stored_files
 from assets_registry.core.bundles.keys import mutated_key
+from assets_registry.core.errors import StepRefused
 from assets_registry.core.ports import BlobStore, Document, FileContent
 
 
@@ -31,21 +32,31 @@ class Reshaper(Protocol):
 
 
 class _Counted:
-    def __init__(self) -> None:
+    """A replacement's CRC-32, and its size held to the largest file a bundle may unpack to."""
+
+    def __init__(self, step: str, path: str, limit: int | None) -> None:
         self.crc = 0
+        self.size = 0
+        self.step, self.path, self.limit = step, path, limit
 
     def of(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
+            self.size += len(chunk)
+            if self.limit is not None and self.size > self.limit:
+                raise StepRefused(
+                    "mutation_error", self.step, self.path, f"the replacement is larger than {self.limit} bytes"
+                )
             self.crc = crc32(chunk, self.crc)
             yield chunk
 
 
 def mutate_files(
-    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper]
+    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], limit: int | None = None
 ) -> tuple[Document, list[str], list[str]]:
     """The document after every mutator, the keys written, and the keys the files no longer use.
 
-    If a mutator fails, what the others already wrote is deleted before the error goes on.
+    A replacement larger than ``limit`` bytes stops the ingest (``mutation_error``). If a
+    mutator fails, what the others already wrote is deleted before the error goes on.
     """
     if not reshapers:
         return document, [], []
@@ -53,7 +64,7 @@ def mutate_files(
     written: list[str] = []
     replaced: list[str] = []
     try:
-        _mutate_each(mutated, blobs, reshapers, written, replaced)
+        _mutate_each(mutated, blobs, reshapers, written, replaced, limit)
     except BaseException:
         for key in written:
             with contextlib.suppress(Exception):  # the orphan sweep takes what a failing store keeps
@@ -63,15 +74,16 @@ def mutate_files(
 
 
 def _mutate_each(
-    mutated: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], written: list[str], replaced: list[str]
+    mutated: Document,
+    blobs: BlobStore,
+    reshapers: Sequence[Reshaper],
+    written: list[str],
+    replaced: list[str],
+    limit: int | None,
 ) -> None:
-    for entry in mutated.get("files") or []:
-        path = str(entry.get("asset_file_id", ""))
-        key = blobs.key_for_url(str(entry.get("asset_file_url", "")))
-        metadata = entry.get("asset_file_metadata") or {}
-        if key is None or not isinstance(metadata.get("size"), int):
-            continue
-        current = StoredFile(blobs, key, path, metadata["size"])
+    for entry, original in stored_files(mutated, blobs):
+        current, path = original, original.path
+        metadata = entry["asset_file_metadata"]
         step = 0
         for reshaper in reshapers:
             if not reshaper.matches(path):
@@ -80,7 +92,7 @@ def _mutate_each(
             if replacement is None:
                 continue
             step += 1
-            counted = _Counted()
+            counted = _Counted(reshaper.name, path, limit)
             target = mutated_key(current.key, step)
             written.append(target)  # deleted if this put or a later mutator fails
             info = blobs.put(target, counted.of(replacement))

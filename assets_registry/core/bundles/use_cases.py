@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from assets_registry.core.bundles.attempts import Attempt
 from assets_registry.core.bundles.describe import Describer
 from assets_registry.core.bundles.early_unpack import EarlyUnpack
@@ -31,9 +33,10 @@ from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, Lea
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
 from assets_registry.core.bundles.ingest import BundleIngest
-from assets_registry.core.bundles.keys import manifest_key, staged_key
+from assets_registry.core.bundles.keys import manifest_key, services_key, staged_key
 from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
+from assets_registry.core.bundles.steps import Checker, Service
 from assets_registry.core.errors import BackendUnavailable
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
 from assets_registry.core.registry import Registry
@@ -64,9 +67,12 @@ class Bundles:
         release_memory: Callable[[], None] = lambda: None,
         describers: Sequence[Describer] = (),
         reshapers: Sequence[Reshaper] = (),
+        checkers: Sequence[Checker] = (),
+        services: Sequence[Service] = (),
     ) -> None:
-        """``describers`` and ``reshapers`` are the plugins' metadata extractors and mutators,
-        run on every ingest."""
+        """``describers``, ``reshapers`` and ``checkers`` are the plugins' metadata extractors,
+        mutators and file validators, run on every ingest; ``services`` the configured webhook
+        services (``steps``)."""
         self.registry = registry
         self.blobs = blobs
         self.jobs = jobs
@@ -75,23 +81,27 @@ class Bundles:
         self.early_unpack = early_unpack
         self.release_memory = release_memory
         """Hands freed memory back to the system (the app's ``malloc_trim``)."""
-        self.ingest = BundleIngest(registry, blobs, self.limits, describers, reshapers)
+        self.ingest = BundleIngest(registry, blobs, self.limits, describers, reshapers, checkers, services)
         registry.on_replaced(self._forget_frames)
 
     # -- the upload side ----------------------------------------------------------------
 
-    def stage(self, chunks: Iterable[bytes], request_bytes: int | None = None) -> UploadJob:
+    def stage(
+        self, chunks: Iterable[bytes], request_bytes: int | None = None, services: Sequence[str] = ()
+    ) -> UploadJob:
         """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise.
 
         ``request_bytes`` is the length of the request that carries it, if known: one past
-        the limit is refused before a byte is read.
+        the limit is refused before a byte is read. ``services`` names the webhook services
+        to run beside the ``always`` ones (``UnknownService`` before a byte is read).
         """
+        self.ingest.catalog.check_names(services)
         try:
-            return self._stage(chunks, request_bytes)
+            return self._stage(chunks, request_bytes, list(dict.fromkeys(services)))
         finally:
             self.release_memory()  # once the staging's own objects are gone
 
-    def _stage(self, chunks: Iterable[bytes], request_bytes: int | None) -> UploadJob:
+    def _stage(self, chunks: Iterable[bytes], request_bytes: int | None, services: list[str]) -> UploadJob:
         limit = self.limits.max_upload_bytes
         if request_bytes is not None and request_bytes > limit + FORM_ALLOWANCE:
             raise UploadTooLarge(limit)
@@ -109,11 +119,13 @@ class Bundles:
                 raise EmptyUpload()
             if manifest is not None:
                 self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
+            if services:
+                self.blobs.put(services_key(key), [msgspec.json.encode(services)], transient=True)
             return self.jobs.submit(upload_id, key)
         except BaseException:
             if early:
                 early.abandon()
-            self._delete([key, manifest_key(key)])
+            self._delete(_staged_blobs(key))
             raise
 
     def status(self, upload_id: str) -> UploadJob:
@@ -157,7 +169,7 @@ class Bundles:
         # leaves a finished job and a stray archive, never a job re-run without its archive.
         # A worker that lost the job leaves the archive to the one that holds it now.
         if self.jobs.finish(job.upload_id, worker, status, asset_id):
-            self._delete([job.staged_key, manifest_key(job.staged_key)])
+            self._delete(_staged_blobs(job.staged_key))
         else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
 
@@ -216,6 +228,11 @@ class Bundles:
             forget_frames(old, self.blobs)
         except Exception:
             log.warning("the ZIP frames of %s could not be deleted; they are left behind", old.asset_id, exc_info=True)
+
+
+def _staged_blobs(key: str) -> list[str]:
+    """The staged archive and what lies beside it until its job ends."""
+    return [key, manifest_key(key), services_key(key)]
 
 
 class _Received:
