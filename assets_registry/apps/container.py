@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dependency_injector import containers, providers
 
+from assets_registry.adapters.webhooks import make_services
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
@@ -20,7 +21,6 @@ from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
-from assets_registry.adapters.webhooks import make_services
 from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator, GuardedValidator
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
