@@ -8,14 +8,17 @@
 - **Bundles**: ``bundle_zip``, ``build_zip``, ``write_bundle``, ``upload_form`` build ZIP
   bundles and the upload form that carries them.
 - **Plugins in isolation**: ``isolated_plugins(("name", plugin))`` loads only your plugin, no
-  entry points, as the registry would load it.
+  entry points, as the registry would load it; ``embedded_registry(tmp_path, ("name", plugin))``
+  runs the whole registry on its embedded default with your plugin and nothing else installed.
+- **Step contracts**: ``ValidatorContract``, ``FileValidatorContract``, ``MutatorContract``, ``ExtractorContract`` (with
+  ``BytesContent``, a ``FileContent`` over bytes) check a plugin's steps through the registry's guards.
+- **Webhook services**: ``testing.webhooks.ReferenceWebhooks`` serves Rafter's contract on loopback.
 - **HTTP in-process**: ``http_client(services)`` over ``create_app``; ``upload_bundle``,
   ``assert_problem``.
 """
 
 from __future__ import annotations
 
-from assets_registry.plugins.manager import Plugins
 from assets_registry.testing.blob_contract import BlobStoreContract
 from assets_registry.testing.bundles import (
     MANIFEST,
@@ -35,22 +38,29 @@ from assets_registry.testing.http import assert_problem, http_client, upload_bun
 from assets_registry.testing.jobs_contract import JobTrackerContract
 from assets_registry.testing.memory import MemoryBlobStore, MemoryJobTracker, MemoryMetadataStore
 from assets_registry.testing.metadata_contract import MetadataStoreContract
-
-
-def isolated_plugins(*plugins: tuple[str, object]) -> Plugins:
-    """A plugin manager holding only these ``(name, plugin)`` pairs: no entry points are read."""
-    return Plugins.isolated(*plugins)
-
+from assets_registry.testing.plugins import embedded_registry, isolated_plugins
+from assets_registry.testing.steps_contract import (
+    BytesContent,
+    ExtractorContract,
+    FileValidatorContract,
+    MutatorContract,
+    ValidatorContract,
+)
 
 __all__ = [
     "MANIFEST",
     "BlobStoreContract",
+    "BytesContent",
+    "ExtractorContract",
+    "FileValidatorContract",
     "JobTrackerContract",
     "Member",
     "MemoryBlobStore",
     "MemoryJobTracker",
     "MemoryMetadataStore",
     "MetadataStoreContract",
+    "MutatorContract",
+    "ValidatorContract",
     "assert_problem",
     "asset_document",
     "asset_json",
@@ -58,6 +68,7 @@ __all__ = [
     "bundle_asset",
     "bundle_members",
     "bundle_zip",
+    "embedded_registry",
     "http_client",
     "isolated_plugins",
     "multipart_form",

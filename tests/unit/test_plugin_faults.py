@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.model import Asset
 from assets_registry.plugins import AdapterSpec, hookimpl
 from assets_registry.plugins.manager import PluginError, Plugins
-from assets_registry.testing import asset_document, bundle_zip, http_client, upload_bundle
+from assets_registry.testing import asset_document, bundle_zip, embedded_registry, http_client, upload_bundle
 from assets_registry.testing.memory import MemoryBlobStore
 
 
@@ -158,18 +157,9 @@ def extractors_plugin(*extractors: object) -> object:
     return _Plugin()
 
 
-@contextmanager
-def embedded_with(tmp_path: Path, name: str, plugin: object) -> Iterator[Services]:
+def embedded_with(tmp_path: Path, name: str, plugin: object) -> AbstractContextManager[Services]:
     """The embedded default with only its own two plugins and ``plugin`` loaded."""
-    container = build_container(load_settings(data_dir=tmp_path / "var"))
-    container.plugins.override(providers.Object(Plugins.isolated(
-        ("sqlite", _builtin("sqlite")), ("filesystem", _builtin("filesystem")), (name, plugin)
-    )))  # fmt: skip
-    services = container.services()
-    try:
-        yield services
-    finally:
-        services.close()
+    return embedded_registry(tmp_path / "var", (name, plugin))
 
 
 def run_bundle_with(tmp_path: Path, extractor: object) -> tuple[str, dict[str, Any] | None]:
@@ -179,12 +169,6 @@ def run_bundle_with(tmp_path: Path, extractor: object) -> tuple[str, dict[str, A
         status = services.bundles.status(job.upload_id).status
         stored = services.registry.store.get("zip-1").document if status == "success" else None
         return status, stored
-
-
-def _builtin(name: str) -> object:
-    import importlib
-
-    return importlib.import_module(f"assets_registry.adapters.{name}")
 
 
 def test_a_plugins_extractor_adds_to_the_metadata_of_the_files_its_paths_match(tmp_path: Path) -> None:
