@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -349,3 +350,23 @@ def test_a_rerun_after_a_crash_keeps_an_asset_whose_files_were_mutated_in_a_wrap
         assert env.blobs.missing([k for k in keys if k]) == [], "every file of the registered asset is still there"
     finally:
         env.close()
+
+
+def test_a_plugins_own_tests_never_load_its_installed_neighbours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``embedded_registry`` reads no entry points: a broken plugin installed beside cannot fail it."""
+
+    neighbour = importlib.metadata.EntryPoint("neighbour", "assets_registry_no_such_plugin", "assets_registry")
+    installed = importlib.metadata.entry_points
+
+    def with_neighbour(**selection: Any) -> Any:
+        return [*installed(**selection), neighbour]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", with_neighbour)
+    with pytest.raises(PluginError, match="'neighbour'"):
+        Plugins.load()  # what loading every installed plugin does
+    with embedded_with(tmp_path, "meta", extractors_plugin(_Extractor({"kind": "weights"}))) as services:
+        job = services.bundles.stage([bundle_zip("zip-1", {"m.bin": b"m"})])
+        services.bundles.run_next("w")
+        assert services.bundles.status(job.upload_id).status == "success"
