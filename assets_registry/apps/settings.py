@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     def _check_pages(self) -> Settings:
         if self.page_default > self.page_max:
             raise ValueError(f"page_default ({self.page_default}) is larger than page_max ({self.page_max})")
+        for service in self.services:
+            # A job waiting on a service's answer renews its lease only between reads.
+            if service.timeout > self.lease_seconds / 2:
+                raise ValueError(
+                    f"the timeout of the service {service.name!r} ({service.timeout:g} s) is longer than half of "
+                    f"lease_seconds ({self.lease_seconds:g} s): a job waiting on it would lose its lease"
+                )
         return self
 
     @classmethod

@@ -7,6 +7,8 @@ a bundle through the HTTP app, runs its job and reads the job's status and what 
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,3 +251,34 @@ def test_services_come_from_the_configuration_file(tmp_path: Path) -> None:
         {"find": "a", "replace": "b"},
     )
     assert (scrub.timeout, scrub.retries, scrub.always) == (5, 1, False)
+
+
+def test_a_job_waiting_on_slow_services_keeps_its_lease(
+    webhooks: tuple[ReferenceWebhooks, str], tmp_path: Path
+) -> None:
+    """Five files at 0.8 s each outlast a 2 s lease: the job renews it between them."""
+    _reference, url = webhooks
+    checker = service("slow", "validation", f"{url}/v1/validate?delay=0.8", timeout=1)
+    settings = load_settings(data_dir=tmp_path / "var", services=[checker], lease_seconds=2.0)
+    services = build_container(settings).services()
+    try:
+        files = {f"f{n}.txt": b"fine" for n in range(5)}
+        job = services.bundles.stage([bundle_zip(bundle_asset("slow-1"), files)], services=["slow"])
+        claimed = services.jobs.claim("first", 2.0)
+        assert claimed is not None
+        stolen: list[object] = []
+        thief = threading.Timer(3.0, lambda: stolen.append(services.jobs.claim("second", 2.0)))
+        thief.start()
+        started = time.monotonic()
+        services.bundles.process(claimed, "first")
+        thief.join()
+        assert time.monotonic() - started > 3.5
+        assert stolen == [None], "the lease ran out while the job waited on the service"
+        assert services.bundles.status(job.upload_id).status == "success"
+    finally:
+        services.close()
+
+
+def test_a_service_timeout_longer_than_half_the_lease_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match="would lose its lease"):
+        load_settings(services=[service("svc", "validation", "http://127.0.0.1:1/v", timeout=40)], lease_seconds=60)

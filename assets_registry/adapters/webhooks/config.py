@@ -27,7 +27,9 @@ class ServiceConfig(BaseModel):
     parameters: dict[str, Any] | None = Field(
         None, description="sent as JSON text in the form field 'parameters' (validation and mutation)"
     )
-    timeout: float = Field(60.0, gt=0, le=3600, description="seconds one request may take, answer included")
+    timeout: float = Field(
+        30.0, gt=0, le=3600, description="seconds one request may take, answer included (at most lease_seconds / 2)"
+    )
     retries: int = Field(2, ge=0, le=10, description="new tries after a transport error or a 429/502/503/504")
     always: bool = Field(False, description="run on every ingest, not only where an upload names the service")
 

@@ -9,7 +9,7 @@ file's ``asset_file_metadata``. The registry's own keys (size, digests, date) al
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from assets_registry.core.ports import BlobStore, Document, FileContent
@@ -41,31 +41,46 @@ class BatchDescriber(Protocol):
     def describe(self, files: Sequence[FileContent]) -> dict[str, dict[str, Any]]: ...
 
 
-class StoredFile:
-    """``FileContent`` over a stored blob: ranged reads, each at most ``MAX_RANGE`` bytes."""
+def _no_tick() -> None:
+    pass
 
-    def __init__(self, blobs: BlobStore, key: str, path: str, size: int) -> None:
+
+class StoredFile:
+    """``FileContent`` over a stored blob: ranged reads, each at most ``MAX_RANGE`` bytes.
+
+    ``tick`` is called on every read and chunk: the job's heartbeat, so that a step reading
+    a large file (or streaming it to a service) keeps the job's lease.
+    """
+
+    def __init__(self, blobs: BlobStore, key: str, path: str, size: int, tick: Callable[[], None] = _no_tick) -> None:
         self.blobs = blobs
         self.key = key
         self.path = path
         self.size = size
+        self.tick = tick
 
     def read(self, start: int, length: int) -> bytes:
+        self.tick()
         if start >= self.size or length <= 0:
             return b""
         return b"".join(self.blobs.read(self.key, start, min(length, MAX_RANGE, self.size - start)))
 
     def chunks(self) -> Iterator[bytes]:
-        return self.blobs.read(self.key)
+        for chunk in self.blobs.read(self.key):
+            self.tick()
+            yield chunk
 
 
-def stored_files(document: Document, blobs: BlobStore) -> Iterator[tuple[dict[str, Any], StoredFile]]:
+def stored_files(
+    document: Document, blobs: BlobStore, tick: Callable[[], None] = _no_tick
+) -> Iterator[tuple[dict[str, Any], StoredFile]]:
     """Each file entry of the document whose blob is in this store, with its content."""
     for entry in document.get("files") or []:
         key = blobs.key_for_url(str(entry.get("asset_file_url", "")))
         metadata = entry.get("asset_file_metadata") or {}
         if key is not None and isinstance(metadata.get("size"), int):
-            yield entry, StoredFile(blobs, key, str(entry.get("asset_file_id", "")), metadata["size"])
+            tick()
+            yield entry, StoredFile(blobs, key, str(entry.get("asset_file_id", "")), metadata["size"], tick)
 
 
 def describe_files(
@@ -73,6 +88,7 @@ def describe_files(
     blobs: BlobStore,
     describers: Sequence[Describer],
     batches: Sequence[BatchDescriber] = (),
+    tick: Callable[[], None] = _no_tick,
 ) -> Document:
     """The document with each file's extracted metadata merged in (a copy; unchanged if none).
 
@@ -82,7 +98,7 @@ def describe_files(
     if not describers and not batches:
         return document
     described = copy.deepcopy(document)
-    files = list(stored_files(described, blobs))
+    files = list(stored_files(described, blobs, tick))
     found: dict[str, dict[str, Any]] = {stored.path: {} for _entry, stored in files}
     for _entry, stored in files:
         for describer in describers:

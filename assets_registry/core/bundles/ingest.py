@@ -87,16 +87,17 @@ class BundleIngest:
         steps = self.steps_of(attempt.staged_key)
         try:
             # The Asset Store's order: mutate, validate, extract metadata, register.
+            tick = attempt.heartbeat  # a step streaming a file to a service keeps the job's lease
             document, written, replaced = mutate_files(
-                document, self.blobs, steps.mutators, self.limits.max_unpacked_bytes
+                document, self.blobs, steps.mutators, self.limits.max_unpacked_bytes, tick
             )
             attempt.stored_keys = [*attempt.stored_keys, *written]  # cleaned up with the rest on failure
             attempt.heartbeat(force=True)
             if written:
                 self.registry.validate(document)
-            check_files(document, self.blobs, steps.checkers)
+            check_files(document, self.blobs, steps.checkers, tick)
             attempt.heartbeat(force=True)
-            document = describe_files(document, self.blobs, steps.describers, steps.batches)
+            document = describe_files(document, self.blobs, steps.describers, steps.batches, tick)
             self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None

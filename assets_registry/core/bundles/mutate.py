@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from isal.isal_zlib import crc32
@@ -51,7 +51,11 @@ class _Counted:
 
 
 def mutate_files(
-    document: Document, blobs: BlobStore, reshapers: Sequence[Reshaper], limit: int | None = None
+    document: Document,
+    blobs: BlobStore,
+    reshapers: Sequence[Reshaper],
+    limit: int | None = None,
+    tick: Callable[[], None] = lambda: None,
 ) -> tuple[Document, list[str], list[str]]:
     """The document after every mutator, the keys written, and the keys the files no longer use.
 
@@ -64,7 +68,7 @@ def mutate_files(
     written: list[str] = []
     replaced: list[str] = []
     try:
-        _mutate_each(mutated, blobs, reshapers, written, replaced, limit)
+        _mutate_each(mutated, blobs, reshapers, written, replaced, limit, tick)
     except BaseException:
         for key in written:
             with contextlib.suppress(Exception):  # the orphan sweep takes what a failing store keeps
@@ -80,8 +84,9 @@ def _mutate_each(
     written: list[str],
     replaced: list[str],
     limit: int | None,
+    tick: Callable[[], None],
 ) -> None:
-    for entry, original in stored_files(mutated, blobs):
+    for entry, original in stored_files(mutated, blobs, tick):
         current, path = original, original.path
         metadata = entry["asset_file_metadata"]
         step = 0
@@ -97,7 +102,7 @@ def _mutate_each(
             written.append(target)  # deleted if this put or a later mutator fails
             info = blobs.put(target, counted.of(replacement))
             replaced.append(current.key)
-            current = StoredFile(blobs, info.key, path, info.size)
+            current = StoredFile(blobs, info.key, path, info.size, tick)
             entry["asset_file_url"] = info.url
             entry["asset_file_metadata"] = {**metadata, "size": info.size, "sha256": info.sha256, "crc32": counted.crc}
             metadata = entry["asset_file_metadata"]

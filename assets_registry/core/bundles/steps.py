@@ -8,7 +8,7 @@ webhook services run on every ingest (``always``) or where an upload names them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,11 +86,13 @@ class StepCatalog:
         return [name for name in named if name not in self.services]
 
 
-def check_files(document: Document, blobs: BlobStore, checkers: Sequence[Checker]) -> None:
+def check_files(
+    document: Document, blobs: BlobStore, checkers: Sequence[Checker], tick: Callable[[], None] = lambda: None
+) -> None:
     """Ask every file validator about every file it matches; raise one ``StepRefused`` listing
     every refusal (a failing service stops at once: its error is not a refusal)."""
     refusals: list[StepRefused] = []
-    for _entry, stored in stored_files(document, blobs):
+    for _entry, stored in stored_files(document, blobs, tick):
         for checker in checkers:
             if checker.matches(stored.path):
                 for message in checker.validate_file(stored):
