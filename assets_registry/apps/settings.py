@@ -106,11 +106,14 @@ class Settings(BaseSettings):
         if self.page_default > self.page_max:
             raise ValueError(f"page_default ({self.page_default}) is larger than page_max ({self.page_max})")
         for service in self.services:
-            # A job waiting on a service's answer renews its lease only between reads.
-            if service.timeout > self.lease_seconds / 2:
+            # A job renews its lease (every quarter of it) only between a service's reads and
+            # writes; one wait, a retry's pause and the next connection each last up to a
+            # timeout, half a timeout and a timeout: 2.5 timeouts must fit in 3/4 of a lease.
+            if service.timeout > self.lease_seconds / 4:
                 raise ValueError(
-                    f"the timeout of the service {service.name!r} ({service.timeout:g} s) is longer than half of "
-                    f"lease_seconds ({self.lease_seconds:g} s): a job waiting on it would lose its lease"
+                    f"the timeout of the service {service.name!r} ({service.timeout:g} s) is longer than a quarter "
+                    f"of lease_seconds ({self.lease_seconds:g} s): a job waiting on it could lose its lease; "
+                    "raise lease_seconds or lower the timeout"
                 )
         return self
 

@@ -11,7 +11,8 @@ URL; ``python -m assets_registry.testing.webhooks --port 9000`` runs it in the f
   matches the query's ``fail`` pattern is reported in ``errors``.
 
 Any endpoint also takes ``?status=503&times=2`` (answer that status the first times
-requests arrive) and ``?delay=1.5`` (sleep before answering). Files are read and written in
+requests arrive), ``?delay=1.5`` (sleep before answering) and, with ``status``, ``?stall=2``
+(send the answer's headers and half its body, then wait that long before the rest). Files are read and written in
 chunks, never whole; ``calls`` records what each request carried.
 """
 
@@ -162,13 +163,25 @@ class _Route:
         faulted = self.service.faulted(req)
         if faulted is not None:
             req.bounded_stream.exhaust()
-            resp.status, resp.text = faulted, f"the reference service was told to answer {faulted}"
+            text = f"the reference service was told to answer {faulted}".encode()
+            resp.status = faulted
+            stall = req.get_param_as_float("stall")
+            if stall:
+                resp.stream, resp.content_length = _stalled(text, stall), len(text)
+            else:
+                resp.data = text
         else:
             form = req.get_media()
             if not isinstance(form, MultipartForm):
                 raise falcon.HTTPBadRequest(description="send multipart/form-data")
             self.handle(call, form, resp, req)
         call.status = int(resp.status) if isinstance(resp.status, int) else int(str(resp.status).split()[0])
+
+
+def _stalled(text: bytes, seconds: float) -> Iterator[bytes]:
+    yield text[: len(text) // 2]
+    time.sleep(seconds)
+    yield text[len(text) // 2 :]
 
 
 def _parameters(call: Call, text: str) -> dict[str, Any]:

@@ -159,6 +159,45 @@ def test_an_answer_outside_the_contract_is_an_error_not_a_refusal(
     assert stored_keys(registry.services, "assets/") == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "route", "reason"),
+    [("validation", "validate", "validation_error"), ("mutation", "mutate", "mutation_error")],
+)
+def test_an_answer_that_stalls_while_it_is_read_is_an_error_of_the_service(
+    webhooks: tuple[ReferenceWebhooks, str], registry_with: Any, kind: str, route: str, reason: str
+) -> None:
+    """A 422 whose body stops coming: the read times out inside the service's step, not anonymously."""
+    _reference, url = webhooks
+    registry = registry_with(service("svc", kind, f"{url}/v1/{route}?status=422&stall=3", timeout=0.5))
+    status = registry.run(files={"a.txt": b"fine"}, named="svc")
+    assert status.startswith(f"failed: {reason}: svc: a.txt: its answer could not be read from"), status
+    assert "timed out" in status
+
+
+def test_a_file_id_with_a_double_quote_gets_its_metadata(
+    webhooks: tuple[ReferenceWebhooks, str], registry_with: Any
+) -> None:
+    """Part names go out form-encoded (``%22``); the answer's names are mapped back to the ids."""
+    reference, url = webhooks
+    registry = registry_with(service("describe", "metadata", f"{url}/v1/metadata"))
+    assert registry.run(files={'we"ird.txt': b"one\ntwo\n"}, named="describe") == "success"
+    assert list(reference.calls[0].files) == ["we%22ird.txt"]
+    _body, metadata = registry.file("hooked", 'we"ird.txt')
+    assert (metadata["bytes"], metadata["lines"]) == (8, 2)
+
+
+def test_two_file_ids_a_service_would_see_as_one_are_refused_not_guessed(
+    webhooks: tuple[ReferenceWebhooks, str], registry_with: Any
+) -> None:
+    _reference, url = webhooks
+    registry = registry_with(service("describe", "metadata", f"{url}/v1/metadata"))
+    status = registry.run(files={'a"b.txt': b"x", "a%22b.txt": b"y"}, named="describe")
+    assert status == (
+        "failed: metadata_extraction_failed: describe: a%22b.txt: "
+        "a metadata service sees its name as that of 'a\"b.txt'; rename one of the two"
+    ), status
+
+
 def test_metadata_errors_end_metadata_extraction_failed(
     webhooks: tuple[ReferenceWebhooks, str], registry_with: Any
 ) -> None:
@@ -222,6 +261,7 @@ def test_an_upload_naming_an_unknown_service_is_refused_before_it_is_read(
         ({"kind": "conversion"}, "services.0.kind"),
         ({"name": "has space"}, "services.0.name"),
         ({"timeout": 0}, "services.0.timeout"),
+        ({"endpoint": "http://exämple-.com/v"}, "is not a URL a request can be sent to"),
     ],
 )
 def test_a_badly_configured_service_stops_start_up_with_a_sentence(bad: dict[str, Any], said: str) -> None:
@@ -259,7 +299,7 @@ def test_a_job_waiting_on_slow_services_keeps_its_lease(
     """Five files at 0.8 s each outlast a 2 s lease: the job renews it between them."""
     _reference, url = webhooks
     checker = service("slow", "validation", f"{url}/v1/validate?delay=0.8", timeout=1)
-    settings = load_settings(data_dir=tmp_path / "var", services=[checker], lease_seconds=2.0)
+    settings = load_settings(data_dir=tmp_path / "var", services=[checker], lease_seconds=4.0)
     services = build_container(settings).services()
     try:
         files = {f"f{n}.txt": b"fine" for n in range(5)}
@@ -279,6 +319,22 @@ def test_a_job_waiting_on_slow_services_keeps_its_lease(
         services.close()
 
 
-def test_a_service_timeout_longer_than_half_the_lease_stops_start_up() -> None:
-    with pytest.raises(ConfigurationError, match="would lose its lease"):
-        load_settings(services=[service("svc", "validation", "http://127.0.0.1:1/v", timeout=40)], lease_seconds=60)
+def test_a_service_timeout_longer_than_a_quarter_of_the_lease_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match="could lose its lease"):
+        load_settings(services=[service("svc", "validation", "http://127.0.0.1:1/v", timeout=16)], lease_seconds=60)
+    assert (
+        load_settings(services=[service("svc", "validation", "http://127.0.0.1:1/v", timeout=15)]).lease_seconds == 60
+    )
+
+
+def test_a_torn_list_of_named_services_fails_the_job_with_a_reason(
+    webhooks: tuple[ReferenceWebhooks, str], registry_with: Any
+) -> None:
+    _reference, url = webhooks
+    registry = registry_with(service("check", "validation", f"{url}/v1/validate"))
+    result = registry.upload(FILES, named="check")
+    upload_id = result.json["upload_id"]
+    registry.services.blobs.put(f"staging/{upload_id}.services.json", [b'["che'])  # cut short by a crash
+    run_jobs(registry.services)
+    status = registry.client.simulate_get(f"/zip/status/{upload_id}").json["status"]
+    assert status == "failed: the upload's list of services is unreadable; upload the bundle again"

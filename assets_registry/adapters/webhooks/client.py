@@ -44,17 +44,21 @@ class Part:
 
 
 class Answer:
-    """The service's answer, read within the request's deadline."""
+    """The service's answer, read within the request's deadline; a read that fails is ``Unreachable``."""
 
-    def __init__(self, response: httpx.Response, deadline: Deadline) -> None:
+    def __init__(self, response: httpx.Response, deadline: Deadline, shown: str) -> None:
         self.response = response
         self.status = response.status_code
         self.deadline = deadline
+        self.shown = shown
 
     def chunks(self) -> Iterator[bytes]:
-        for chunk in self.response.iter_bytes():
-            self.deadline.left()
-            yield chunk
+        try:
+            for chunk in self.response.iter_bytes():
+                self.deadline.left()
+                yield chunk
+        except (httpx.TransportError, httpx.DecodingError, httpx.StreamError, Overdue) as exc:
+            raise Unreachable(f"its answer could not be read from {self.shown}: {_fault(exc)}") from exc
 
     def read(self, limit: int) -> bytes | None:
         """The body, or None if it is longer than ``limit`` bytes."""
@@ -94,8 +98,8 @@ class WebhookClient:
         parameters = json.dumps(self.config.parameters) if self.config.parameters is not None else ""
         last = ""
         for attempt in range(self.config.retries + 1):
-            if attempt:
-                time.sleep(min(self.pause * 2 ** (attempt - 1), 5.0))
+            if attempt:  # at most half a timeout: a job's lease allows for it (settings)
+                time.sleep(min(self.pause * 2 ** (attempt - 1), 5.0, self.config.timeout / 2))
             deadline = Deadline(self.config.timeout)
             bodies = [FileBody(part.file, deadline) for part in parts]
             files = [
@@ -124,9 +128,7 @@ class WebhookClient:
                 response.close()
                 continue
             try:
-                yield Answer(response, deadline)
-            except (httpx.TransportError, httpx.DecodingError, Overdue) as exc:
-                raise Unreachable(f"its answer could not be read from {self.shown}: {_fault(exc)}") from exc
+                yield Answer(response, deadline, self.shown)
             finally:
                 response.close()
             return

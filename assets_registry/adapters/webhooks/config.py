@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,7 +29,10 @@ class ServiceConfig(BaseModel):
         None, description="sent as JSON text in the form field 'parameters' (validation and mutation)"
     )
     timeout: float = Field(
-        30.0, gt=0, le=3600, description="seconds one request may take, answer included (at most lease_seconds / 2)"
+        15.0,
+        gt=0,
+        le=3600,
+        description="seconds a try may take, and the longest wait for the service (at most lease_seconds / 4)",
     )
     retries: int = Field(2, ge=0, le=10, description="new tries after a transport error or a 429/502/503/504")
     always: bool = Field(False, description="run on every ingest, not only where an upload names the service")
@@ -39,6 +43,10 @@ class ServiceConfig(BaseModel):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        try:
+            httpx.URL(value)  # what the client will parse: a host IDNA refuses fails here, not in a job
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"{value!r} is not a URL a request can be sent to: {exc}") from None
         return value
 
     @field_validator("filter")

@@ -115,6 +115,7 @@ class MetadataService(_Service):
 
     def describe(self, files: Sequence[FileContent]) -> dict[str, dict[str, Any]]:
         code = "metadata_extraction_failed"
+        sent = _names_as_sent(self.name, [file.path for file in files])
         parts = [Part(file.path, posixpath.basename(file.path) or file.path, file) for file in files]
         try:
             with self.client.post(parts, with_parameters=False) as answer:
@@ -134,18 +135,43 @@ class MetadataService(_Service):
             raise StepRefused.joined(
                 [StepRefused(code, self.name, e.filePath, e.message or "no message") for e in extracted.errors]
             )
-        sent = {file.path for file in files}
         found: dict[str, dict[str, Any]] = {}
         for item in extracted.data or []:
-            if item.filePath not in sent:
+            path = sent.get(item.filePath)
+            if path is None:
                 raise StepRefused(code, self.name, item.filePath, "the service answered for a file it was not sent")
             try:
                 check_storable(item.metadata or {})
             except InvalidInput as exc:
                 what = f"its metadata cannot be stored: {exc.message}"
-                raise StepRefused(code, self.name, item.filePath, what) from None
-            found.setdefault(item.filePath, {}).update(item.metadata or {})
+                raise StepRefused(code, self.name, path, what) from None
+            found.setdefault(path, {}).update(item.metadata or {})
         return found
+
+
+_FORM_ENCODED = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+_FORM_ENCODING = str.maketrans(_FORM_ENCODED)
+
+
+def _names_as_sent(service: str, paths: Sequence[str]) -> dict[str, str]:
+    """Each file's path by the part name a service reads, and by the path itself.
+
+    Part names go out as HTML5 forms encode them (httpx's multipart: ``"`` as ``%22``), so a
+    service may answer with either spelling. Two paths that a service would see as one name
+    (``a"b`` and ``a%22b``) cannot be told apart in its answer: refused, not guessed.
+    """
+    names: dict[str, str] = {}
+    for path in paths:
+        encoded = path.translate(_FORM_ENCODING)
+        for name in {path, encoded}:
+            if names.setdefault(name, path) != path:
+                raise StepRefused(
+                    "metadata_extraction_failed",
+                    service,
+                    path,
+                    f"a metadata service sees its name as that of {names[name]!r}; rename one of the two",
+                )
+    return names
 
 
 _KINDS: dict[str, type[_Service]] = {

@@ -168,7 +168,7 @@ class BundleIngest:
             named = msgspec.json.decode(b"".join(self.blobs.read(services_key(staged_key))), type=list[str])
         except BlobNotFound:
             named = []
-        except msgspec.ValidationError:  # torn by a crash: the staging never finished
+        except msgspec.DecodeError:  # torn by a crash (ValidationError is one too): the staging never finished
             raise BundleRejected("the upload's list of services is unreadable; upload the bundle again") from None
         if gone := self.catalog.gone(named):
             raise BundleRejected(

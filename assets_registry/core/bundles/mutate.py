@@ -34,13 +34,14 @@ class Reshaper(Protocol):
 class _Counted:
     """A replacement's CRC-32, and its size held to the largest file a bundle may unpack to."""
 
-    def __init__(self, step: str, path: str, limit: int | None) -> None:
+    def __init__(self, step: str, path: str, limit: int | None, tick: Callable[[], None]) -> None:
         self.crc = 0
         self.size = 0
-        self.step, self.path, self.limit = step, path, limit
+        self.step, self.path, self.limit, self.tick = step, path, limit, tick
 
     def of(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         for chunk in chunks:
+            self.tick()  # a replacement streamed from a service keeps the job's lease
             self.size += len(chunk)
             if self.limit is not None and self.size > self.limit:
                 raise StepRefused(
@@ -97,10 +98,14 @@ def _mutate_each(
             if replacement is None:
                 continue
             step += 1
-            counted = _Counted(reshaper.name, path, limit)
+            counted = _Counted(reshaper.name, path, limit, tick)
             target = mutated_key(current.key, step)
             written.append(target)  # deleted if this put or a later mutator fails
-            info = blobs.put(target, counted.of(replacement))
+            try:
+                info = blobs.put(target, counted.of(replacement))
+            finally:  # a replacement given up half-read (too large) lets its connection go now
+                if close := getattr(replacement, "close", None):
+                    close()
             replaced.append(current.key)
             current = StoredFile(blobs, info.key, path, info.size, tick)
             entry["asset_file_url"] = info.url
