@@ -77,6 +77,7 @@ class Container(containers.DeclarativeContainer):
     metadata = providers.Singleton(make_adapter, plugins, "metadata", settings.provided.metadata_url, settings)
     blobs = providers.Singleton(make_adapter, plugins, "blobs", settings.provided.blobs_url, settings)
     jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
+    catalog = providers.Singleton(make_adapter, plugins, "catalog", settings.provided.catalog_store_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)
     extractors = providers.Singleton(make_extractors, plugins, settings)
     mutators = providers.Singleton(make_mutators, plugins, settings)

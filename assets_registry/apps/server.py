@@ -15,15 +15,15 @@ from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, Sweeps
-from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore
+from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
 
 
 def check_setup(settings: Settings) -> None:
     """Build everything once and ask each backend to answer; raise with the reason if not."""
     container = build_container(settings)
-    built: list[MetadataStore | BlobStore | JobTracker] = []
+    built: list[MetadataStore | BlobStore | JobTracker | CatalogStore] = []
     try:
-        for provider in (container.metadata, container.blobs, container.jobs):
+        for provider in (container.metadata, container.blobs, container.jobs, container.catalog):
             built.append(provider())
             built[-1].check()
         container.services()

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
+    catalog_url: str = Field(
+        "", description="the buckets and sources of the Asset Store; empty: the metadata store's database"
+    )
     bind: Annotated[list[str], NoDecode] = Field(
         ["127.0.0.1:8080", "127.0.0.1:8081"],
         description="HOST:PORT addresses to listen on (comma-separated in env)",
@@ -59,6 +62,18 @@ class Settings(BaseSettings):
         True, description="store a bundle's members while its upload streams in (the job then checks them)"
     )
     job_threads: int = Field(2, ge=0, le=64, description="upload-job threads per server process (0: none)")
+    source_threads: int = Field(1, ge=0, le=64, description="source-import threads per server or worker process")
+    sources_allow_private_networks: bool = Field(
+        False, description="let sources fetch from loopback, private and link-local addresses (internal mirrors)"
+    )
+    source_check_seconds: float = Field(
+        300.0, ge=1, description="how often a Ready source is checked for files gone from the store (drift)"
+    )
+    bucket_check_seconds: float = Field(60.0, ge=1, description="how often the workers check every bucket")
+    source_fetch_timeout: float = Field(
+        600.0, gt=0, description="seconds one URL of a source may take to fetch, whole (each wait: at most 30)"
+    )
+    source_max_redirects: int = Field(5, ge=0, le=20, description="redirects a source's fetch follows")
     lease_seconds: float = Field(60.0, gt=0, description="a job's lease; a dead worker's job is retaken after it")
     max_attempts: int = Field(3, ge=1, description="claims of an upload job before it is failed")
     gc_grace_seconds: float = Field(
@@ -116,6 +131,11 @@ class Settings(BaseSettings):
                     "raise lease_seconds or lower the timeout"
                 )
         return self
+
+    @property
+    def catalog_store_url(self) -> str:
+        """Where buckets and sources are kept: ``catalog_url``, or the metadata store's database."""
+        return self.catalog_url or self.metadata_url
 
     @classmethod
     def settings_customise_sources(

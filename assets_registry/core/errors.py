@@ -123,10 +123,40 @@ class JobNotFound(NotFound):
         self.upload_id = upload_id
 
 
+class RecordNotFound(NotFound):
+    """No bucket or source of that name (``CatalogStore``)."""
+
+    code = "not_found"
+
+    def __init__(self, kind: str, key: str) -> None:
+        what = {"buckets": "bucket", "sources": "source"}.get(kind, kind)
+        super().__init__(f"No {what} is called {key!r}.")
+        self.code = f"{what}_not_found"
+        self.kind, self.key = kind, key
+
+
 class Conflict(RegistryError):
     """The request clashes with the stored state."""
 
     code = "conflict"
+
+
+class RecordExists(Conflict):
+    code = "record_exists"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"A record {key!r} already exists in {kind}.")
+        self.kind, self.key = kind, key
+
+
+class RecordChanged(Conflict):
+    """A bucket or source was changed by someone else since it was read."""
+
+    code = "record_changed"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"The record {key!r} of {kind} was changed meanwhile; read it again.")
+        self.kind, self.key = kind, key
 
 
 class AssetExists(Conflict):

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar, cast, overload
 import pluggy
 
 from assets_registry.core.errors import ConfigurationError, RegistryError
-from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore, Validator
+from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore, Validator
 from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.guards import (
     GuardedExtractor,
@@ -38,9 +38,14 @@ BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
 """Where an operator names plugins not to load (``ASSETS_DISABLE_PLUGINS=sqlite,my-plugin``).
 
 Read by the settings (``Settings.disable_plugins``), never here: error messages name it."""
-Adapter = MetadataStore | BlobStore | JobTracker
+Adapter = MetadataStore | BlobStore | JobTracker | CatalogStore
 _T = TypeVar("_T")
-_PORT_TYPES: dict[PortName, type] = {"metadata": MetadataStore, "blobs": BlobStore, "jobs": JobTracker}
+_PORT_TYPES: dict[PortName, type] = {
+    "metadata": MetadataStore,
+    "blobs": BlobStore,
+    "jobs": JobTracker,
+    "catalog": CatalogStore,
+}
 
 
 @dataclass
@@ -192,6 +197,8 @@ class Plugins:
     def make_adapter(self, port: Literal["blobs"], context: AdapterContext) -> BlobStore: ...
     @overload
     def make_adapter(self, port: Literal["jobs"], context: AdapterContext) -> JobTracker: ...
+    @overload
+    def make_adapter(self, port: Literal["catalog"], context: AdapterContext) -> CatalogStore: ...
     @overload
     def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter: ...
     def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter:

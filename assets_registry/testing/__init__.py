@@ -33,6 +33,7 @@ from assets_registry.testing.bundles import (
     write_bundle,
     write_zip,
 )
+from assets_registry.testing.catalog_contract import CatalogStoreContract
 from assets_registry.testing.documents import asset_document
 from assets_registry.testing.http import assert_problem, http_client, upload_bundle
 from assets_registry.testing.jobs_contract import JobTrackerContract
@@ -51,6 +52,7 @@ __all__ = [
     "MANIFEST",
     "BlobStoreContract",
     "BytesContent",
+    "CatalogStoreContract",
     "ExtractorContract",
     "FileValidatorContract",
     "JobTrackerContract",

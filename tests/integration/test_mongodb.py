@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -27,9 +28,10 @@ from assets_registry.adapters.mongodb.uri import parse_target
 from assets_registry.core.errors import BackendUnavailable, InvalidInput
 from assets_registry.core.filters import MATCH_ALL, compile_filter
 from assets_registry.core.lookups import Lookup
-from assets_registry.core.ports import MetadataStore
+from assets_registry.core.ports import CatalogStore, MetadataStore
 from assets_registry.plugins.manager import Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL
+from assets_registry.testing.catalog_contract import CatalogStoreContract
 from assets_registry.testing.documents import asset_document
 from assets_registry.testing.metadata_contract import CORPUS, MetadataStoreContract
 from tests.property.strategies import asset_documents
@@ -294,3 +296,17 @@ except ConfigurationError as exc:
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "pip install 'assets-registry[mongodb]'" in done.stdout
+
+
+class TestMongoCatalogStore(CatalogStoreContract):
+    @pytest.fixture
+    def catalog(self, mongodb_url: str) -> Iterator[CatalogStore]:
+        from assets_registry.adapters.mongodb.catalog import MongoCatalogStore
+
+        database = f"test_{uuid.uuid4().hex[:16]}"
+        store = MongoCatalogStore(f"{mongodb_url}/{database}")
+        try:
+            yield store
+        finally:
+            store._connection.client.drop_database(database)
+            store.close()

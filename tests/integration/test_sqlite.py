@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from assets_registry.adapters.sqlite import SqliteJobTracker, SqliteMetadataStore
+from assets_registry.adapters.sqlite import SqliteCatalogStore, SqliteJobTracker, SqliteMetadataStore
 from assets_registry.adapters.sqlite.metadata import _term_source
 from assets_registry.core.errors import AssetExists
 from assets_registry.core.filters import compile_filter
-from assets_registry.core.ports import PROCESSING, QUEUED, JobTracker, MetadataStore
+from assets_registry.core.ports import PROCESSING, QUEUED, CatalogStore, JobTracker, MetadataStore
 from assets_registry.core.registry import Registry
-from assets_registry.testing import JobTrackerContract, MetadataStoreContract
+from assets_registry.testing import CatalogStoreContract, JobTrackerContract, MetadataStoreContract
 from assets_registry.testing.documents import asset_document
 
 
@@ -213,3 +213,11 @@ def test_processes_claiming_jobs_take_each_once(tmp_path: Path) -> None:
     for p in workers:
         p.join(timeout=60)
     assert sorted(taken) == [f"u{n:02}" for n in range(40)]
+
+
+class TestSqliteCatalogStore(CatalogStoreContract):
+    @pytest.fixture
+    def catalog(self, tmp_path: Path) -> Iterator[CatalogStore]:
+        store = SqliteCatalogStore(tmp_path / "catalog.db")
+        yield store
+        store.close()

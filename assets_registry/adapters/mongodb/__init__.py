@@ -15,6 +15,7 @@ from assets_registry.core.errors import ConfigurationError
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
 if TYPE_CHECKING:
+    from assets_registry.adapters.mongodb.catalog import MongoCatalogStore
     from assets_registry.adapters.mongodb.store import MongoMetadataStore
 
 SUMMARIES = {
@@ -29,12 +30,24 @@ def make_metadata_store(context: AdapterContext) -> MongoMetadataStore:
     try:
         from assets_registry.adapters.mongodb.store import MongoMetadataStore
     except ImportError as exc:
-        if (exc.name or "").partition(".")[0] not in ("pymongo", "bson"):
-            raise
-        raise ConfigurationError(
-            f"The {context.url.scheme}:// metadata store needs pymongo: pip install 'assets-registry[mongodb]'."
-        ) from None
+        raise _without_pymongo(exc, context, "metadata store") from None
     return MongoMetadataStore(context.url.raw)
+
+
+def make_catalog_store(context: AdapterContext) -> MongoCatalogStore:
+    try:
+        from assets_registry.adapters.mongodb.catalog import MongoCatalogStore
+    except ImportError as exc:
+        raise _without_pymongo(exc, context, "catalog") from None
+    return MongoCatalogStore(context.url.raw)
+
+
+def _without_pymongo(exc: ImportError, context: AdapterContext, what: str) -> Exception:
+    if (exc.name or "").partition(".")[0] not in ("pymongo", "bson"):
+        return exc
+    return ConfigurationError(
+        f"The {context.url.scheme}:// {what} needs pymongo: pip install 'assets-registry[mongodb]'."
+    )
 
 
 @hookimpl
@@ -48,4 +61,14 @@ def assets_registry_adapters() -> list[AdapterSpec]:
             options=OPTIONS,
         )
         for scheme, summary in SUMMARIES.items()
+    ] + [
+        AdapterSpec(
+            port="catalog",
+            scheme=scheme,
+            factory=make_catalog_store,
+            summary="Buckets and sources in two collections beside the asset documents' "
+            "(<collection>_buckets, <collection>_sources).",
+            options=OPTIONS,
+        )
+        for scheme in SUMMARIES
     ]

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from assets_registry.adapters.sqlite.catalog import SqliteCatalogStore
 from assets_registry.adapters.sqlite.jobs import SqliteJobTracker
 from assets_registry.adapters.sqlite.metadata import SqliteMetadataStore
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
-__all__ = ["SqliteJobTracker", "SqliteMetadataStore"]
+__all__ = ["SqliteCatalogStore", "SqliteJobTracker", "SqliteMetadataStore"]
 
 
 def make_metadata_store(context: AdapterContext) -> SqliteMetadataStore:
     timeout = float(context.url.option("busy_timeout", "30") or 30)
     return SqliteMetadataStore(context.url.local_path(context.data_dir / "registry.db"), busy_timeout=timeout)
+
+
+def make_catalog_store(context: AdapterContext) -> SqliteCatalogStore:
+    """Beside the asset documents: ``sqlite:///x/registry.db`` keeps its catalog in ``x/catalog.db``."""
+    timeout = float(context.url.option("busy_timeout", "30") or 30)
+    documents = context.url.local_path(context.data_dir / "registry.db")
+    return SqliteCatalogStore(documents.with_name("catalog.db"), busy_timeout=timeout)
 
 
 def make_job_tracker(context: AdapterContext) -> SqliteJobTracker:
@@ -30,6 +38,13 @@ def assets_registry_adapters() -> list[AdapterSpec]:
             scheme="sqlite",
             factory=make_metadata_store,
             summary="Asset documents in one SQLite file (sqlite:///abs/path.db; sqlite:// = <data dir>/registry.db).",
+            options=_BUSY,
+        ),
+        AdapterSpec(
+            port="catalog",
+            scheme="sqlite",
+            factory=make_catalog_store,
+            summary="Buckets and sources in a SQLite file beside the asset documents' (catalog.db).",
             options=_BUSY,
         ),
         AdapterSpec(
