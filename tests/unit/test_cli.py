@@ -58,10 +58,11 @@ def test_plugins_lists_the_builtin_plugins(capsys: pytest.CaptureFixture[str]) -
     assert "    jobs adapter local://" in lines
     # What a plugin provides is listed under it: each adapter, its summary, its URL options.
     sqlite_at = lines.index("sqlite 0.1.0 (assets_registry.adapters.sqlite)")
-    assert lines[sqlite_at + 1] == "    jobs adapter local://"
-    assert lines[sqlite_at + 2].startswith("        Upload jobs in a SQLite file")
+    assert lines[sqlite_at + 1] == "    catalog adapter sqlite://"
+    assert lines[sqlite_at + 2].startswith("        Buckets and sources in a SQLite file")
     assert lines[sqlite_at + 3].startswith("        ?busy_timeout=  seconds a writer waits")
-    assert lines[sqlite_at + 4] == "    metadata adapter sqlite://"
+    assert lines[sqlite_at + 4] == "    jobs adapter local://"
+    assert lines[sqlite_at + 5].startswith("        Upload jobs in a SQLite file")
     s3_at = lines.index("s3 0.1.0 (assets_registry.adapters.s3)")
     assert any(line.startswith("        ?endpoint_url=") for line in lines[s3_at:]), "the S3 options are listed"
 
