@@ -113,8 +113,9 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
         "name": "sqlite",
         "version": "0.1.0",
         "module": "assets_registry.adapters.sqlite",
-        "provides": ["jobs adapter local://", "metadata adapter sqlite://"],
+        "provides": ["catalog adapter sqlite://", "jobs adapter local://", "metadata adapter sqlite://"],
         "adapters": [
+            {"port": "catalog", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
             {"port": "jobs", "scheme": "local", "summary": ANY, "options": {"busy_timeout": ANY}},
             {"port": "metadata", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
         ],

@@ -112,7 +112,11 @@ def test_describe_lists_names_versions_and_what_each_provides() -> None:
     assert infos["filesystem"].version == PROJECT_VERSION
     assert infos["sqlite"].module == "assets_registry.adapters.sqlite"
     assert infos["filesystem"].module == "assets_registry.adapters.filesystem"
-    assert sorted(infos["sqlite"].provides) == ["jobs adapter local://", "metadata adapter sqlite://"]
+    assert sorted(infos["sqlite"].provides) == [
+        "catalog adapter sqlite://",
+        "jobs adapter local://",
+        "metadata adapter sqlite://",
+    ]
     assert infos["filesystem"].provides == ["blobs adapter file://"]
 
 
