@@ -155,7 +155,7 @@ def _run_worker(settings: Settings) -> None:
 
     from assets_registry.apps.container import build_container
     from assets_registry.apps.server import check_setup
-    from assets_registry.apps.workers import Sweeps, run_worker
+    from assets_registry.apps.workers import SourceControllers, Sweeps, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     check_setup(settings)
@@ -165,6 +165,9 @@ def _run_worker(settings: Settings) -> None:
             services.bundles,
             max(settings.job_threads, 1),
             sweeps=Sweeps(services.janitor, settings.gc_interval_seconds),
+            controllers=SourceControllers(
+                services.imports, max(settings.source_threads, 1), bucket_check_seconds=settings.bucket_check_seconds
+            ),
         )
     finally:
         services.close()

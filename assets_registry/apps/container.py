@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dependency_injector import containers, providers
 
+from assets_registry.adapters.fetch import HttpFetcher
 from assets_registry.adapters.webhooks import make_services
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
@@ -21,6 +22,7 @@ from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
+from assets_registry.core.sources import AssetStore, SourceImports
 from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator, GuardedValidator
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
@@ -64,10 +66,12 @@ class Services:
     jobs: JobTracker
     bundles: Bundles
     janitor: Janitor
+    asset_store: AssetStore
+    imports: SourceImports
 
     def close(self) -> None:
         self.janitor.drain()  # the blobs of versions just replaced go before the connections do
-        for part in (self.registry.store, self.blobs, self.jobs):
+        for part in (self.registry.store, self.blobs, self.jobs, self.asset_store.catalog):
             part.close()
 
 
@@ -117,8 +121,33 @@ class Container(containers.DeclarativeContainer):
     janitor = providers.Singleton(
         Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds
     )
+    fetcher = providers.Singleton(
+        HttpFetcher,
+        allow_private=settings.provided.sources_allow_private_networks,
+        timeout=settings.provided.source_fetch_timeout,
+        max_redirects=settings.provided.source_max_redirects,
+    )
+    asset_store = providers.Singleton(
+        AssetStore, catalog=catalog, blobs=blobs, registry=registry, steps=bundles.provided.ingest.catalog
+    )
+    imports = providers.Singleton(
+        SourceImports,
+        store=asset_store,
+        fetcher=fetcher,
+        limits=bundle_limits,
+        lease_seconds=settings.provided.lease_seconds,
+        check_seconds=settings.provided.source_check_seconds,
+    )
     services = providers.Singleton(
-        Services, settings=settings, registry=registry, blobs=blobs, jobs=jobs, bundles=bundles, janitor=janitor
+        Services,
+        settings=settings,
+        registry=registry,
+        blobs=blobs,
+        jobs=jobs,
+        bundles=bundles,
+        janitor=janitor,
+        asset_store=asset_store,
+        imports=imports,
     )
 
 

@@ -14,7 +14,7 @@ from gunicorn.app.base import BaseApplication
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
-from assets_registry.apps.workers import BundleWorkers, Sweeps
+from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
 
 
@@ -61,6 +61,10 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
         if self.settings.job_threads and self.settings.routes != "read":
             workers.start()
             Sweeps(services.janitor, self.settings.gc_interval_seconds).start()
+        if self.settings.source_threads and self.settings.routes != "read":
+            SourceControllers(
+                services.imports, self.settings.source_threads, bucket_check_seconds=self.settings.bucket_check_seconds
+            ).start()
         return create_app(services, self.settings.routes, on_queued=workers.wake)
 
 

@@ -18,6 +18,7 @@ from types import FrameType
 
 from assets_registry.core.bundles import Bundles
 from assets_registry.core.bundles.janitor import Janitor
+from assets_registry.core.sources import SourceImports
 
 log = logging.getLogger("assets_registry.workers")
 
@@ -61,6 +62,52 @@ class BundleWorkers:
                 self._wake.clear()
 
 
+class SourceControllers:
+    """Threads that import due sources and check buckets (``core.sources``), like the job threads."""
+
+    def __init__(
+        self, imports: SourceImports, threads: int = 1, poll_seconds: float = 1.0, bucket_check_seconds: float = 60.0
+    ) -> None:
+        self.imports = imports
+        self.threads = threads
+        self.poll_seconds = poll_seconds
+        self.bucket_check_seconds = bucket_check_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> SourceControllers:
+        base = f"{socket.gethostname()}:{os.getpid()}"
+        try:
+            self.imports.store.ensure_default_bucket()
+        except Exception:
+            log.exception("the default bucket could not be made; the bucket checks will try again")
+        for n in range(self.threads):
+            thread = threading.Thread(
+                target=self._loop, args=(f"{base}:s{n}", n == 0), name=f"sources-{n}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def _loop(self, name: str, checks_buckets: bool) -> None:
+        while not self._stop.is_set():
+            try:
+                if checks_buckets:
+                    self.imports.store.check_buckets(self.bucket_check_seconds)
+                record = self.imports.run_next(name)
+            except Exception:  # a backend hiccup must not kill the thread
+                log.exception("source controller %s could not take a source", name)
+                record = None
+            if record is None:
+                self._stop.wait(self.poll_seconds)
+
+
 class Sweeps:
     """The orphan sweep every ``interval`` seconds (with up to 10 % of jitter, so the workers
     of a fleet do not all sweep at once), on a thread of its own; 0 never sweeps."""
@@ -96,6 +143,7 @@ def run_worker(
     poll_seconds: float = 1.0,
     grace_seconds: float = 30.0,
     sweeps: Sweeps | None = None,
+    controllers: SourceControllers | None = None,
 ) -> None:
     """``assets-registry worker``: run job threads until SIGTERM or SIGINT, then stop gracefully.
 
@@ -113,8 +161,12 @@ def run_worker(
     workers = BundleWorkers(bundles, threads, poll_seconds).start()
     if sweeps is not None:
         sweeps.start()
+    if controllers is not None:
+        controllers.start()
     log.info("worker %s: %d job threads started", os.getpid(), threads)
     stop.wait()
     if sweeps is not None:
         sweeps.stop()
+    if controllers is not None:
+        controllers.stop(grace_seconds)
     workers.stop(grace_seconds)

@@ -103,6 +103,25 @@ class Registry:
 
         return self._on_fresh_version(asset_id, expected_revision, write)
 
+    def replace(self, asset_id: str, document: Any, own_keys: Collection[str] = ()) -> StoredAsset:
+        """Store ``document`` as the asset's whole new version (a source imported again).
+
+        Its files may point at the blobs the current version points at and at ``own_keys``
+        (the import's own); concurrent writes are retried on the fresh version.
+        """
+
+        def write(current: StoredAsset) -> StoredAsset:
+            asset = self._checked(document)
+            self._foreign_blobs(asset, self._keys_of(current.document) | set(own_keys))
+            replaced = asset_to_document(asset)
+            if _same_json(replaced, current.document):
+                return current
+            updated = self.store.update(asset_id, replaced, current.revision)
+            self._replaced_by_write(current)
+            return updated
+
+        return self._on_fresh_version(asset_id, None, write)
+
     def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
         """Delete the asset (only at ``expected_revision`` if given: HTTP ``If-Match``).
 

@@ -37,7 +37,11 @@ def test_upload_answers_202_and_the_job_ends_in_success(client: testing.TestClie
     upload_id = result.json["upload_id"]
     assert str(uuid.UUID(upload_id)) == upload_id
     assert result.headers["location"] == f"/zip/status/{upload_id}"
-    assert client.simulate_get(f"/zip/status/{upload_id}").json == {"upload_id": upload_id, "status": "queued"}
+    assert client.simulate_get(f"/zip/status/{upload_id}").json == {
+        "upload_id": upload_id,
+        "status": "queued",
+        "reason": "scheduled",
+    }
     run_jobs(services)
     status = client.simulate_get(f"/zip/status/{upload_id}").json
     assert (status["upload_id"], status["status"], status["asset_id"]) == (upload_id, "success", "zip-1")

@@ -21,6 +21,7 @@ from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
 from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
+from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
 from assets_registry.apps.settings import Routes
 from assets_registry.core.lookups import Lookup
 
@@ -33,7 +34,7 @@ LOOKUP_ROUTES = {
 
 
 READ_PREFIXES = r"^/(query|graphql|zip/status|zip/download)(/|$)"
-WRITE_PREFIXES = r"^/(assets|zip/upload)(/|$)"
+WRITE_PREFIXES = r"^/(assets|zip/upload|buckets|sources)(/|$)"
 
 
 def _served_elsewhere(kind: str) -> Callable[..., None]:
@@ -77,6 +78,11 @@ def create_app(
         app.add_route("/assets", AssetsResource(registry, max_body))
         app.add_route("/assets/{asset_id}", AssetResource(registry, max_body))
         app.add_route("/zip/upload", UploadResource(services.bundles, on_queued))
+        store, limits = services.asset_store, services.registry.page_limits
+        app.add_route("/buckets", BucketsResource(store, limits))
+        app.add_route("/buckets/{name}", BucketResource(store, max_body))
+        app.add_route("/sources", SourcesResource(store, limits))
+        app.add_route("/sources/{asset_id}", SourceResource(store, max_body, on_queued))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
     return app

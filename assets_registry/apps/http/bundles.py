@@ -19,6 +19,7 @@ from assets_registry.apps.http.bodies import body_stream, media_type, send_json
 from assets_registry.core.bundles import BundleDownload, Bundles
 from assets_registry.core.bundles.use_cases import FORM_ALLOWANCE
 from assets_registry.core.errors import InvalidInput
+from assets_registry.core.sources.reasons import job_reason
 
 UPLOAD_CHUNK = 1 << 20
 FILE_FIELD = "file"
@@ -106,7 +107,7 @@ class UploadStatusResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         job = self.bundles.status(upload_id)
-        body: dict[str, Any] = {"upload_id": job.upload_id, "status": job.status}
+        body: dict[str, Any] = {"upload_id": job.upload_id, "status": job.status, "reason": job_reason(job.status)}
         if job.asset_id is not None:
             body["asset_id"] = job.asset_id
         if job.progress is not None:

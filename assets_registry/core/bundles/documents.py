@@ -27,6 +27,7 @@ _MIME = mimetypes.MimeTypes(filenames=())  # the built-in table only: the same a
 
 def read_asset_json(archive: Archive, plan: BundlePlan) -> Document:
     """The bundle's ``asset.json``, checked as far as the archive alone can tell."""
+    assert plan.asset_json is not None  # bundles always have one (plan_bundle)
     try:
         data = archive.read(plan.asset_json)
     except ArchiveDamaged as exc:
@@ -48,11 +49,11 @@ def read_asset_json(archive: Archive, plan: BundlePlan) -> Document:
     problem = id_problem(asset_id)
     if problem:
         raise BundleRejected(f"{ASSET_JSON}: asset_id {asset_id!r} {problem}")
-    _check_listed_files(document, plan)
+    check_listed_files(document, plan)
     return document
 
 
-def _check_listed_files(document: Document, plan: BundlePlan) -> None:
+def check_listed_files(document: Document, plan: BundlePlan) -> None:
     """Every file asset.json names must be in the archive (a typo would register a broken asset)."""
     paths = {m.path for m in plan.members}
     files = document.get("files") or []

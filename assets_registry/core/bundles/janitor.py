@@ -155,7 +155,7 @@ class Janitor:
             )
             return report
         for upload_id, blobs in files.items():
-            loose = [blob for blob in blobs if blob.key not in referenced]
+            loose = [blob for blob in blobs if blob.key not in referenced and not _bucket_marker(blob.key)]
             if not loose:
                 continue
             if max(blob.modified for blob in blobs) > cutoff or self._running(upload_id, states):
@@ -213,6 +213,12 @@ class Janitor:
             except Exception:
                 log.exception("could not delete blob %s; it is left for the next sweep", key)
         return deleted
+
+
+def _bucket_marker(key: str) -> bool:
+    """``assets/b.<bucket>/.bucket``: the blob that keeps a bucket's folder (``core.sources``)."""
+    parts = key[len(FILES_PREFIX) :].split("/")
+    return len(parts) == 2 and parts[0].startswith("b.") and parts[1] == ".bucket"
 
 
 def _by_upload(blobs: Iterator[StoredBlob], prefix: str) -> dict[str, list[StoredBlob]]:

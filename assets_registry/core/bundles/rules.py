@@ -67,7 +67,8 @@ class BundleMember:
 
 @dataclass(frozen=True)
 class BundlePlan:
-    asset_json: Entry
+    asset_json: Entry | None
+    """None only for a package that may come without one (``asset_json_required=False``)."""
     members: tuple[BundleMember, ...]
 
     @property
@@ -75,8 +76,13 @@ class BundlePlan:
         return sum(m.size for m in self.members)
 
 
-def plan_bundle(entries: Sequence[Entry], archive_bytes: int, limits: BundleLimits) -> BundlePlan:
-    """Check every entry of the archive's index; raise ``BundleRejected`` naming the first offender."""
+def plan_bundle(
+    entries: Sequence[Entry], archive_bytes: int, limits: BundleLimits, asset_json_required: bool = True
+) -> BundlePlan:
+    """Check every entry of the archive's index; raise ``BundleRejected`` naming the first offender.
+
+    A source's package may come without ``asset.json`` (``asset_json_required=False``): its
+    document then comes from the source's spec, and every file is a member."""
     if len(entries) > limits.max_members + 1:
         raise BundleRejected(f"the archive has {len(entries)} members; at most {limits.max_members} files are accepted")
     seen: set[str] = set()
@@ -90,7 +96,7 @@ def plan_bundle(entries: Sequence[Entry], archive_bytes: int, limits: BundleLimi
         seen.add(name)
         if is_junk(name) or entry.kind == "folder":
             continue
-        _check_entry(entry, limits)
+        check_entry(entry, limits)
         total += entry.size
         if total > limits.max_unpacked_bytes:
             raise BundleRejected(
@@ -104,9 +110,9 @@ def plan_bundle(entries: Sequence[Entry], archive_bytes: int, limits: BundleLimi
         )
     prefix = _wrapper_folder(files)
     asset_json = next((e for e in files if e.name == prefix + ASSET_JSON), None)
-    if asset_json is None:
+    if asset_json is None and asset_json_required:
         raise BundleRejected(f"{ASSET_JSON} is missing (put it at the root of the archive)")
-    if asset_json.size > limits.max_asset_json_bytes:
+    if asset_json is not None and asset_json.size > limits.max_asset_json_bytes:
         raise BundleRejected(f"{ASSET_JSON} is larger than {limits.max_asset_json_bytes} bytes")
     members = tuple(BundleMember(e, e.name[len(prefix) :]) for e in files if e is not asset_json)
     _check_no_file_under_a_file(files)
@@ -154,7 +160,8 @@ def is_junk(name: str) -> bool:
     return name.startswith(_MACOS_JUNK_FOLDER) or name.rsplit("/", 1)[-1] == _MACOS_JUNK_FILE
 
 
-def _check_entry(entry: Entry, limits: BundleLimits) -> None:
+def check_entry(entry: Entry, limits: BundleLimits) -> None:
+    """Raise ``BundleRejected`` if this entry may not be unpacked (a link, a device, a bomb)."""
     name = entry.name
     if entry.kind == "link":
         raise BundleRejected(f"member {name} is a symbolic link")
