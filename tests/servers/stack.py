@@ -44,7 +44,10 @@ class RealStack:
 
     @property
     def environment(self) -> dict[str, str]:
-        return {f"ASSETS_{k.upper()}": v for k, v in self.urls.items()} | {"ASSETS_LEASE_SECONDS": STACK_LEASE_SECONDS}
+        return {f"ASSETS_{k.upper()}": v for k, v in self.urls.items()} | {
+            "ASSETS_LEASE_SECONDS": STACK_LEASE_SECONDS,
+            "ASSETS_SOURCES_ALLOW_PRIVATE_NETWORKS": "true",  # the tests' HTTP servers are on loopback
+        }
 
     def active_jobs(self) -> int:
         return sum(1 for key in self.redis.scan_iter("UPLOAD_STATUS:*") if self.redis.get(key) in _ACTIVE)
@@ -59,7 +62,8 @@ class RealStack:
 
     def reset(self) -> None:
         self.wait_for_jobs()
-        self.mongo[self.database]["assets"].delete_many({})
+        for collection in ("assets", "assets_buckets", "assets_sources"):
+            self.mongo[self.database][collection].delete_many({})
         keys = [o["Key"] for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
                 for o in page.get("Contents", [])]  # fmt: skip
         for start in range(0, len(keys), 1000):
