@@ -383,3 +383,35 @@ def _wait(store: Store, asset_id: str, reason: str, seconds: float = 60) -> dict
         if time.monotonic() > deadline:
             raise AssertionError(f"source {asset_id} did not reach {reason} in {seconds} s: {status}")
         time.sleep(0.2)
+
+
+def test_a_claimed_source_is_nobody_elses_until_its_lease_runs_out(site: tuple[Path, str], make_store: Any) -> None:
+    """A worker killed mid-import (it claimed and never came back) leaves the source to the next claim."""
+    root, url = site
+    (root / "f.txt").write_bytes(b"f")
+    store = make_store()
+    store.put("/sources/leased", {"url": f"{url}/f.txt", "asset": ASSET})
+    asset_store = store.services.asset_store
+    assert asset_store.claim("killed", 0.5) is not None
+    assert asset_store.claim("other", 0.5) is None, "two workers never hold one source"
+    assert store.services.imports.run_next("other") is None
+    time.sleep(0.6)
+    assert store.services.imports.run_next("other") is not None
+    assert store.source("leased")["status"]["reason"] == "uploaded"
+
+
+def test_a_spec_changed_during_an_import_is_imported_again(site: tuple[Path, str], make_store: Any) -> None:
+    root, url = site
+    (root / "f.txt").write_bytes(b"f")
+    (root / "g.txt").write_bytes(b"g")
+    store = make_store()
+    store.put("/sources/moving", {"url": f"{url}/f.txt", "asset": ASSET})
+    record = store.services.asset_store.claim("w", 30)
+    assert record is not None
+    store.put("/sources/moving", {"url": f"{url}/g.txt", "asset": ASSET})  # generation 2, while w holds it
+    store.services.imports.run(record, "w")
+    assert store.source("moving")["status"]["phase"] == "Pending", "generation 1's outcome is not generation 2's"
+    store.settle()
+    source = store.source("moving")
+    assert (source["status"]["reason"], source["status"]["observed_generation"]) == ("uploaded", 2)
+    assert store.download("moving") == {"g.txt": b"g"}
