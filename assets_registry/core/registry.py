@@ -92,14 +92,7 @@ class Registry:
             )
 
         def write(current: StoredAsset) -> StoredAsset:
-            asset = self._checked({**current.document, **changes})
-            self._foreign_blobs(asset, self._keys_of(current.document))
-            document = asset_to_document(asset)
-            if _same_json(document, current.document):
-                return current
-            updated = self.store.update(asset_id, document, current.revision)
-            self._replaced_by_write(current)
-            return updated
+            return self._write_version(current, {**current.document, **changes}, ())
 
         return self._on_fresh_version(asset_id, expected_revision, write)
 
@@ -111,16 +104,21 @@ class Registry:
         """
 
         def write(current: StoredAsset) -> StoredAsset:
-            asset = self._checked(document)
-            self._foreign_blobs(asset, self._keys_of(current.document) | set(own_keys))
-            replaced = asset_to_document(asset)
-            if _same_json(replaced, current.document):
-                return current
-            updated = self.store.update(asset_id, replaced, current.revision)
-            self._replaced_by_write(current)
-            return updated
+            return self._write_version(current, document, own_keys)
 
         return self._on_fresh_version(asset_id, None, write)
+
+    def _write_version(self, current: StoredAsset, document: Any, own_keys: Collection[str]) -> StoredAsset:
+        """``document`` checked and stored over ``current`` (unless it is the same JSON); its files
+        may point at the blobs ``current`` points at and at ``own_keys``."""
+        asset = self._checked(document)
+        self._foreign_blobs(asset, self._keys_of(current.document) | set(own_keys))
+        new = asset_to_document(asset)
+        if _same_json(new, current.document):
+            return current
+        updated = self.store.update(current.asset_id, new, current.revision)
+        self._replaced_by_write(current)
+        return updated
 
     def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
         """Delete the asset (only at ``expected_revision`` if given: HTTP ``If-Match``).
