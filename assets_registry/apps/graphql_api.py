@@ -1,7 +1,7 @@
 """The read-only GraphQL API of the seed's "GraphQL Query Endpoint" (graphql-core >= 3.2.3).
 
-The HTTP layer calls ``build_schema()`` once, ``execute_query(schema, registry, body)`` per
-request, and serves ``GRAPHIQL_HTML`` to browsers. Answers come from the ``Registry`` use cases
+The HTTP layer calls ``build_schema()`` once, ``execute_query(schema, registry, body,
+asset_store)`` per request, and serves ``GRAPHIQL_HTML`` to browsers. Answers come from the ``Registry`` use cases
 REST uses, so filters, page limits and error codes mean the same on both.
 
 - ``Query`` has the seed's six fields. Lists take ``limit`` and ``cursor`` (the opaque cursor of
@@ -12,6 +12,7 @@ REST uses, so filters, page limits and error codes mean the same on both.
   ``profiles`` with no sub-selection, so ``profiles``, ``policies``, ``files``, ``apis`` and
   ``indexMappings`` are ``JSON`` (the stored snake_case sub-documents); typed objects are under
   ``profileList``, ``policyList``, ``fileList``, ``apiList`` and ``indexMappingList``.
+- ``bucket``, ``buckets``, ``source`` and ``sources`` read the Asset Store (``graphql_catalog``).
 - There is no mutation type; mutations and subscriptions are refused by validation.
 
 The seed's third example, ``searchAssets(filters: { "profiles.asset_sub_type": "llm" })``, is
@@ -55,6 +56,7 @@ from graphql import (
     validate,
 )
 
+from assets_registry.apps.graphql_catalog import catalog_fields
 from assets_registry.apps.graphql_limits import MAX_QUERY_CHARS, MAX_TOKENS, QueryCostRule
 from assets_registry.core.errors import AssetNotFound, MalformedJSON, RegistryError
 from assets_registry.core.json_values import check_storable, parse_json
@@ -63,6 +65,7 @@ from assets_registry.core.model import Asset, AssetAPI, AssetFile, AssetPolicy, 
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 from assets_registry.core.ports import Page
 from assets_registry.core.registry import Registry
+from assets_registry.core.sources import AssetStore
 
 if TYPE_CHECKING:
     from graphql import GraphQLResolveInfo
@@ -229,6 +232,7 @@ def build_schema() -> GraphQLSchema:
         "value": text,
     }
     fields["assetsPage"] = listing(page, lookup_args, _lookup(None, "value"), "A getAssetsBy* lookup, paged.")
+    fields.update(catalog_fields(JSON))
     return GraphQLSchema(query=GraphQLObjectType("Query", fields), types=[JSON, GenericScalar])
 
 
@@ -275,7 +279,9 @@ def _body_problem(body: Any) -> str | None:
     return None
 
 
-def execute_query(schema: GraphQLSchema, registry: Registry, body: Any) -> tuple[int, dict[str, Any]]:
+def execute_query(
+    schema: GraphQLSchema, registry: Registry, body: Any, asset_store: AssetStore | None = None
+) -> tuple[int, dict[str, Any]]:
     """Run one GraphQL-over-HTTP request body (already parsed JSON); return status and response.
 
     400 without ``data`` when the request cannot run (body shape, syntax, validation, variables,
@@ -300,7 +306,7 @@ def execute_query(schema: GraphQLSchema, registry: Registry, body: Any) -> tuple
         result = execute_sync(
             schema,
             document,
-            context_value={"registry": registry},
+            context_value={"registry": registry, "asset_store": asset_store},
             variable_values=body.get("variables"),
             operation_name=body.get("operationName"),
         )

@@ -3,118 +3,21 @@ loopback HTTP server, packages unpacked and filtered, phases and reasons, drift 
 
 from __future__ import annotations
 
-import functools
 import gzip
 import io
 import json
 import tarfile
-import threading
 import time
 import zipfile
-from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from falcon import testing
 
-from assets_registry.apps.container import Services, build_container
-from assets_registry.apps.http import create_app
+from assets_registry.apps.container import build_container
 from assets_registry.apps.settings import load_settings
 from assets_registry.testing import assert_problem
-
-ASSET = {
-    "asset_uri": "models://example.com/declared",
-    "asset_version": "v1",
-    "asset_profile_id": "profile-declared",
-    "profiles": [
-        {"asset_profile_id": "profile-declared", "asset_type": "model", "asset_sub_type": "llm", "asset_tags": []}
-    ],
-}
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    root = tmp_path / "site"
-    root.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class Store:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.client = testing.TestClient(create_app(services))
-        services.asset_store.ensure_default_bucket()
-
-    def put(self, path: str, body: Any) -> testing.Result:
-        return self.client.simulate_put(path, json=body)
-
-    def settle(self, rounds: int = 5) -> None:
-        for _ in range(rounds):
-            if self.services.imports.run_next("test") is None:
-                return
-
-    def source(self, asset_id: str) -> dict[str, Any]:
-        result = self.client.simulate_get(f"/sources/{asset_id}")
-        assert result.status_code == 200, result.text
-        answer: dict[str, Any] = result.json
-        return answer
-
-    def download(self, asset_id: str) -> dict[str, bytes]:
-        result = self.client.simulate_get(f"/zip/download/{asset_id}")
-        assert result.status_code == 200, result.text
-        with zipfile.ZipFile(io.BytesIO(result.content)) as archive:
-            return {name: archive.read(name) for name in archive.namelist() if name != "asset.json"}
-
-
-@pytest.fixture
-def make_store(tmp_path: Path) -> Iterator[Any]:
-    built: list[Services] = []
-
-    def make(**settings: Any) -> Store:
-        settings.setdefault("sources_allow_private_networks", True)
-        services = build_container(load_settings(data_dir=tmp_path / f"var{len(built)}", **settings)).services()
-        built.append(services)
-        return Store(services)
-
-    yield make
-    for services in built:
-        services.close()
-
-
-def tarball(files: dict[str, bytes], compression: str = "gz", links: dict[str, str] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=f"w:{compression}") as archive:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 1_700_000_000
-            archive.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            archive.addfile(info)
-    return buffer.getvalue()
-
-
-FILES = {
-    "docs/readme.md": b"# the model\n",
-    "docs/card.md": b"---\ntitle: Card\n---\nbody\n",
-    "weights/model.bin": bytes(range(256)) * 64,
-    "scripts/train.py": b"print('hi')\n",
-}
+from tests.sources.kit import ASSET, FILES, Store, tarball
 
 
 @pytest.mark.parametrize("compression", ["gz", "bz2", "xz", ""])

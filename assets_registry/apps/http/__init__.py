@@ -2,7 +2,8 @@
 
 Routes are grouped as read routes (queries, search, GraphQL) and write routes (create,
 update, delete). A process serves all of them by default; ``routes="read"`` makes a
-read-only replica and ``routes="write"`` a write-only front.
+read-only replica and ``routes="write"`` a write-only front. ``/buckets`` and ``/sources``
+are served by both: ``GET`` everywhere, ``PUT`` and ``DELETE`` where writes are.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ LOOKUP_ROUTES = {
 
 
 READ_PREFIXES = r"^/(query|graphql|zip/status|zip/download)(/|$)"
-WRITE_PREFIXES = r"^/(assets|zip/upload|buckets|sources)(/|$)"
+WRITE_PREFIXES = r"^/(assets|zip/upload)(/|$)"
 
 
 def _served_elsewhere(kind: str) -> Callable[..., None]:
@@ -69,7 +70,7 @@ def create_app(
         for template, lookup in LOOKUP_ROUTES.items():
             app.add_route(template, LookupResource(registry, lookup))
         app.add_route("/query/search", SearchResource(registry, max_body))
-        app.add_route("/graphql", GraphQLResource(build_schema(), registry, max_body))
+        app.add_route("/graphql", GraphQLResource(build_schema(), registry, max_body, services.asset_store))
         app.add_route("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
         app.add_route("/zip/download/{asset_id}", DownloadResource(services.bundles))
     else:
@@ -77,12 +78,12 @@ def create_app(
     if routes in ("all", "write"):
         app.add_route("/assets", AssetsResource(registry, max_body))
         app.add_route("/assets/{asset_id}", AssetResource(registry, max_body))
-        app.add_route("/zip/upload", UploadResource(services.bundles, on_queued))
-        store, limits = services.asset_store, services.registry.page_limits
-        app.add_route("/buckets", BucketsResource(store, limits))
-        app.add_route("/buckets/{name}", BucketResource(store, max_body))
-        app.add_route("/sources", SourcesResource(store, limits))
-        app.add_route("/sources/{asset_id}", SourceResource(store, max_body, on_queued))
+        app.add_route("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
+    store, limits, writable = services.asset_store, services.registry.page_limits, routes != "read"
+    app.add_route("/buckets", BucketsResource(store, limits))
+    app.add_route("/buckets/{name}", BucketResource(store, max_body, writable))
+    app.add_route("/sources", SourcesResource(store, limits))
+    app.add_route("/sources/{asset_id}", SourceResource(store, max_body, on_queued, writable))
     return app

@@ -19,6 +19,8 @@ from assets_registry.apps.http.bodies import body_stream, media_type, send_json
 from assets_registry.core.bundles import BundleDownload, Bundles
 from assets_registry.core.bundles.use_cases import FORM_ALLOWANCE
 from assets_registry.core.errors import InvalidInput
+from assets_registry.core.sources import AssetStore
+from assets_registry.core.sources.bucket_contents import upload_bucket
 from assets_registry.core.sources.reasons import job_reason
 
 UPLOAD_CHUNK = 1 << 20
@@ -35,9 +37,15 @@ class MalformedForm(InvalidInput):
 
 
 class UploadResource:
-    def __init__(self, bundles: Bundles, on_queued: Callable[[], None] = lambda: None) -> None:
+    """``?services=a,b`` names webhook services, ``?bucket=name`` the bucket (``core.sources``);
+    both are checked before a byte of the body is read."""
+
+    def __init__(
+        self, bundles: Bundles, on_queued: Callable[[], None] = lambda: None, store: AssetStore | None = None
+    ) -> None:
         self.bundles = bundles
         self.on_queued = on_queued
+        self.store = store
         self.forms = MultipartFormHandler()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -47,11 +55,17 @@ class UploadResource:
                 description=f"Upload the archive as {MULTIPART} with a '{FILE_FIELD}' field "
                 f'(curl -F "file=@bundle.zip"); got {media or "no content type"!r}.'
             )
+        services = _services(req)
+        self.bundles.ingest.catalog.check_names(services)
+        bucket = req.get_param("bucket")
+        if bucket and self.store is None:
+            raise InvalidInput("This server keeps no buckets; upload without ?bucket=.")
+        bucket = upload_bucket(self.store, bucket) if self.store is not None else None
         try:
             parts = iter(self._form(req))
             for part in parts:
                 if part.name == FILE_FIELD:
-                    job = self.bundles.stage(_file_chunks(part, parts), req.content_length, _services(req))
+                    job = self.bundles.stage(_file_chunks(part, parts), req.content_length, services, bucket)
                     break
             else:
                 raise MissingFile(f"The form has no '{FILE_FIELD}' field; send the archive as file=@bundle.zip.")

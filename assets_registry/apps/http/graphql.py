@@ -12,12 +12,16 @@ from assets_registry.apps.http.bodies import read_json, send_json
 from assets_registry.core.errors import InvalidInput
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.registry import Registry
+from assets_registry.core.sources import AssetStore
 
 
 class GraphQLResource:
-    def __init__(self, schema: GraphQLSchema, registry: Registry, max_body_bytes: int) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, registry: Registry, max_body_bytes: int, asset_store: AssetStore | None = None
+    ) -> None:
         self.schema = schema
         self.registry = registry
+        self.asset_store = asset_store
         self.max_body_bytes = max_body_bytes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -38,5 +42,5 @@ class GraphQLResource:
         self._run(resp, read_json(req, self.max_body_bytes))
 
     def _run(self, resp: falcon.Response, body: Any) -> None:
-        status, result = execute_query(self.schema, self.registry, body)
+        status, result = execute_query(self.schema, self.registry, body, self.asset_store)
         send_json(resp, result, status)

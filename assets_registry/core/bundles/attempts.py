@@ -20,7 +20,7 @@ from typing import Any
 from assets_registry.core.bundles.archive import MemberStream
 from assets_registry.core.bundles.early_unpack import EarlyManifest
 from assets_registry.core.bundles.errors import LeaseLost
-from assets_registry.core.bundles.keys import file_key
+from assets_registry.core.bundles.keys import bucket_of, file_key
 from assets_registry.core.bundles.rules import BundlePlan
 from assets_registry.core.ports import JobTracker, UploadJob
 
@@ -77,7 +77,7 @@ class Attempt:
             yield chunk
 
     def member_key(self, name: str) -> str:
-        return file_key(self.upload_id, name)
+        return file_key(self.upload_id, name, bucket_of(self.staged_key))
 
     def member_keys(self) -> list[str]:
         """Every blob this attempt may have written: the members', and those stored early."""

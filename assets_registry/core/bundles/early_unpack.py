@@ -132,7 +132,8 @@ class _Stop(Exception):
 class EarlyUnpack:
     """Pass the upload through ``stage`` and store what it yields; ``finish`` then says what was stored."""
 
-    def __init__(self, blobs: BlobStore, upload_id: str, limits: BundleLimits) -> None:
+    def __init__(self, blobs: BlobStore, upload_id: str, limits: BundleLimits, bucket: str | None = None) -> None:
+        self.bucket = bucket
         self.blobs = blobs
         self.upload_id = upload_id
         self.limits = limits
@@ -252,7 +253,7 @@ class EarlyUnpack:
     def _store(self, name: str, size: int | None, data: Iterable[bytes]) -> None:
         if not self._claim_path(name):
             raise _Stop(f"{name} clashes with another member's path")
-        key = file_key(self.upload_id, name)
+        key = file_key(self.upload_id, name, self.bucket)
         crc = _Crc()
         self._written.append(key)
         put = _put_beside if size is not None and size >= WRITER_THREAD_BYTES else _put_here

@@ -226,6 +226,12 @@ def _by_upload(blobs: Iterator[StoredBlob], prefix: str) -> dict[str, list[Store
     groups: dict[str, list[StoredBlob]] = {}
     for blob in blobs:
         rest = blob.key[len(prefix) :]
-        upload_id = rest.split("/", 1)[0].split("~", 1)[0] if prefix == FILES_PREFIX else rest.split(".", 1)[0]
+        if prefix != FILES_PREFIX:
+            upload_id = rest.split(".", 1)[0]
+        else:
+            folder, _slash, inner = rest.partition("/")
+            if folder.startswith("b."):  # a bucket's folder: assets/b.<bucket>[~<step>]/<upload id or source>/...
+                folder = inner.split("/", 1)[0]
+            upload_id = folder.split("~", 1)[0]
         groups.setdefault(upload_id, []).append(blob)
     return groups

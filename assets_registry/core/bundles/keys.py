@@ -9,6 +9,11 @@
   after a crash overwrites what the crashed attempt wrote and recognises an asset it
   already registered as its own.
 - ``assets/<upload_id>~<step>/<member name>``: a member as a mutator remade it.
+- An upload into a named bucket (``?bucket=``; ``core.sources``) keeps the same layout inside
+  the bucket's folder: ``assets/b.<bucket>/<upload_id>/<member name>`` and
+  ``assets/b.<bucket>~<step>/<upload_id>/…``, its archive staged as
+  ``staging/<upload_id>.b.<bucket>.zip`` so that every attempt of its job knows the bucket.
+  The default bucket's uploads keep the layout above.
 - ``zip-frames/v1/<sha256 of asset.json>``: the kept frames of an asset's ZIP download
   (``frames``), which can never be used with other metadata.
 """
@@ -23,9 +28,19 @@ _MANIFEST_SUFFIX = ".early.json"
 _SERVICES_SUFFIX = ".services.json"
 
 
-def staged_key(upload_id: str, suffix: str = ARCHIVE_SUFFIX) -> str:
-    """Where an uploaded archive waits for its job."""
-    return f"{STAGING_PREFIX}{upload_id}{suffix}"
+_BUCKET_MARK = ".b."
+
+
+def staged_key(upload_id: str, suffix: str = ARCHIVE_SUFFIX, bucket: str | None = None) -> str:
+    """Where an uploaded archive waits for its job (``bucket``: the named bucket it goes to)."""
+    return f"{STAGING_PREFIX}{upload_id}{_BUCKET_MARK + bucket if bucket else ''}{suffix}"
+
+
+def bucket_of(staged_key: str) -> str | None:
+    """The named bucket of an upload from its staged key; None for the default bucket."""
+    name = staged_key.removeprefix(STAGING_PREFIX).removesuffix(ARCHIVE_SUFFIX)
+    _upload_id, mark, bucket = name.partition(_BUCKET_MARK)
+    return bucket if mark and bucket else None
 
 
 def manifest_key(staged_key: str) -> str:
@@ -38,9 +53,9 @@ def services_key(staged_key: str) -> str:
     return staged_key.removesuffix(ARCHIVE_SUFFIX) + _SERVICES_SUFFIX
 
 
-def file_key(upload_id: str, name: str) -> str:
+def file_key(upload_id: str, name: str, bucket: str | None = None) -> str:
     """A member's blob: unique to the upload, and the same on every attempt of its job."""
-    return f"{FILES_PREFIX}{upload_id}/{name}"
+    return f"{FILES_PREFIX}{'b.' + bucket + '/' if bucket else ''}{upload_id}/{name}"
 
 
 def mutated_key(member_key: str, step: int) -> str:

@@ -87,27 +87,34 @@ class Bundles:
     # -- the upload side ----------------------------------------------------------------
 
     def stage(
-        self, chunks: Iterable[bytes], request_bytes: int | None = None, services: Sequence[str] = ()
+        self,
+        chunks: Iterable[bytes],
+        request_bytes: int | None = None,
+        services: Sequence[str] = (),
+        bucket: str | None = None,
     ) -> UploadJob:
         """Store an uploaded archive and queue its job; ``UploadTooLarge``/``EmptyUpload`` otherwise.
 
         ``request_bytes`` is the length of the request that carries it, if known: one past
         the limit is refused before a byte is read. ``services`` names the webhook services
-        to run beside the ``always`` ones (``UnknownService`` before a byte is read).
+        to run beside the ``always`` ones (``UnknownService`` before a byte is read);
+        ``bucket`` the named bucket its files go to (the caller checked it is Ready).
         """
         self.ingest.catalog.check_names(services)
         try:
-            return self._stage(chunks, request_bytes, list(dict.fromkeys(services)))
+            return self._stage(chunks, request_bytes, list(dict.fromkeys(services)), bucket)
         finally:
             self.release_memory()  # once the staging's own objects are gone
 
-    def _stage(self, chunks: Iterable[bytes], request_bytes: int | None, services: list[str]) -> UploadJob:
+    def _stage(
+        self, chunks: Iterable[bytes], request_bytes: int | None, services: list[str], bucket: str | None
+    ) -> UploadJob:
         limit = self.limits.max_upload_bytes
         if request_bytes is not None and request_bytes > limit + FORM_ALLOWANCE:
             raise UploadTooLarge(limit)
         upload_id = str(uuid.uuid4())
-        key = staged_key(upload_id)
-        early = EarlyUnpack(self.blobs, upload_id, self.limits) if self.early_unpack else None
+        key = staged_key(upload_id, bucket=bucket)
+        early = EarlyUnpack(self.blobs, upload_id, self.limits, bucket) if self.early_unpack else None
         received = _Received(chunks, limit)
         try:
             # Staged archives are working data: deleted once the job ends, never served.

@@ -26,6 +26,7 @@ from assets_registry.core.errors import (
 )
 from assets_registry.core.ports import BlobStore, CatalogRecord, CatalogStore, Document
 from assets_registry.core.registry import Registry
+from assets_registry.core.sources.bucket_contents import empty_bucket
 from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem, bucket_spec, source_spec
 
 _TRIES = 20
@@ -121,6 +122,7 @@ class AssetStore:
         return _paged([self.bucket_answer(r.document) for r in records], limit, "name")
 
     def delete_bucket(self, name: str, force: bool = False) -> None:
+        """The bucket, once nothing uses it; with ``force``, its sources and assets first."""
         self.catalog.get("buckets", name)
         users = self.catalog.records("sources", 1000, bucket=name)
         if users and not force:
@@ -129,10 +131,16 @@ class AssetStore:
                 f"The bucket {name!r} holds the sources {shown}; "
                 "delete them first, or use ?force=true to delete them too."
             )
+        empty_bucket(self, name, force)  # refuses the default bucket, and one assets were uploaded into
         while users:
             for record in users:
                 self.delete_source(record.key)
             users = self.catalog.records("sources", 1000, bucket=name)
+        if force:
+            empty_bucket(self, name, force)  # an upload that ended meanwhile
+            for folder in [bucket_folder(name)] + [f"{FILES_PREFIX}b.{name}~{step}/" for step in range(1, 9)]:
+                for blob in list(self.blobs.listing(folder)):
+                    self.blobs.delete(blob.key)
         self.blobs.delete(bucket_folder(name) + MARKER)
         self.catalog.delete("buckets", name)
 
