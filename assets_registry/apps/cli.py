@@ -1,4 +1,5 @@
-"""The ``assets-registry`` command: serve the registry, list plugins, show the settings, move ZIP bundles."""
+"""The ``assets-registry`` command: serve the registry, list plugins, show the settings, move ZIP
+bundles, declare buckets and sources."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from assets_registry.apps import catalog_cli
 from assets_registry.apps.memory import limit_malloc_arenas
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.errors import ConfigurationError, RegistryError
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument(
         "--services", default="", metavar="A,B", help="webhook services to run beside those run on every upload"
     )
+    upload.add_argument("--bucket", default="", metavar="NAME", help="the bucket to store into (default: default)")
 
     download = commands.add_parser("download", help="download an asset as a ZIP bundle")
     download.add_argument("asset_id", metavar="ASSET_ID", help="the asset to fetch")
@@ -80,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--url", help=url_help)
     download.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
+    catalog_cli.add_commands(commands, url_help)
     return parser  # fmt: skip
 
 
@@ -182,12 +186,14 @@ def _show_config(settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("buckets", "sources"):
+        return catalog_cli.run(args)
     if args.command in ("upload", "download"):  # clients of a running server: no Settings
         from assets_registry.apps import client
 
         url = client.server_url(args.url)
         if args.command == "upload":
-            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet, args.services)
+            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket)
         return client.download(url, args.asset_id, args.output, args.quiet)
     try:
         settings = _settings(args)

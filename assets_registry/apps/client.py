@@ -42,19 +42,26 @@ def server_url(flag: str | None) -> str:
 
 
 def upload(
-    url: str, path: Path, wait: bool = False, timeout: float = 3600.0, quiet: bool = False, services: str = ""
+    url: str,
+    path: Path,
+    wait: bool = False,
+    timeout: float = 3600.0,
+    quiet: bool = False,
+    services: str = "",
+    bucket: str = "",
 ) -> int:
     """Upload ``path`` to ``POST /zip/upload``, print the upload id; with ``wait``, follow the job.
 
-    ``services`` (``a,b``) names webhook services to run beside those run on every upload.
+    ``services`` (``a,b``) names webhook services to run beside those run on every upload,
+    ``bucket`` the bucket to store into.
     """
 
     def run(client: httpx.Client) -> int:
-        upload_id = _send_bundle(client, path, quiet, services)
+        upload_id = _send_bundle(client, path, quiet, services, bucket)
         print(upload_id, flush=True)
         return _wait_for(client, upload_id, timeout, quiet) if wait else 0
 
-    return _run(url, run)
+    return run_client(url, run)
 
 
 def download(url: str, asset_id: str, output: str | None = None, quiet: bool = False) -> int:
@@ -70,7 +77,7 @@ def download(url: str, asset_id: str, output: str | None = None, quiet: bool = F
         _fetch_bundle(client, asset_id, target, quiet)
         return 0
 
-    return _run(url, run)
+    return run_client(url, run)
 
 
 # -- upload ---------------------------------------------------------------------------
@@ -116,7 +123,7 @@ def _read(source: IO[bytes], size: int) -> bytes:
         raise CommandError(f"cannot read {source.name}: {exc.strerror or exc}") from None
 
 
-def _send_bundle(client: httpx.Client, path: Path, quiet: bool, services: str = "") -> str:
+def _send_bundle(client: httpx.Client, path: Path, quiet: bool, services: str = "", bucket: str = "") -> str:
     boundary = uuid.uuid4().hex
     preamble, epilogue = multipart_parts(path.name, boundary)
     try:
@@ -130,10 +137,10 @@ def _send_bundle(client: httpx.Client, path: Path, quiet: bool, services: str = 
             "Content-Length": str(len(preamble) + size + len(epilogue)),
         }
         body = multipart_body(source, size, preamble, epilogue, bar)
-        params = {"services": services} if services else None
+        params = {**({"services": services} if services else {}), **({"bucket": bucket} if bucket else {})}
         response = client.post("/zip/upload", content=body, headers=headers, params=params)
-    _check(response)
-    upload_id = _json(response).get("upload_id")
+    check_answer(response)
+    upload_id = json_object(response).get("upload_id")
     if not isinstance(upload_id, str):
         raise CommandError(f"the server accepted the upload but sent no upload_id ({response.text[:200]})")
     return upload_id
@@ -146,8 +153,8 @@ def _wait_for(client: httpx.Client, upload_id: str, timeout: float, quiet: bool)
     with _bar(quiet, "queued", None, leave=False) as bar:
         while True:
             response = client.get(path)
-            _check(response)
-            job = _json(response)
+            check_answer(response)
+            job = json_object(response)
             status = str(job.get("status"))
             _show_job(bar, status, job.get("progress"))
             if status == SUCCESS or status.startswith(FAILED) or time.monotonic() >= deadline:
@@ -183,7 +190,7 @@ def _fetch_bundle(client: httpx.Client, asset_id: str, output: str, quiet: bool)
     with client.stream("GET", path, headers={"Accept-Encoding": "identity"}) as response:
         if response.is_error:
             response.read()
-            _check(response)
+            check_answer(response)
         length = response.headers.get("Content-Length")
         expected = int(length) if length and length.isdigit() else None
         with _bar(quiet, f"download {asset_id}", expected) as bar:
@@ -238,7 +245,7 @@ def _check_length(asset_id: str, received: int, expected: int | None) -> None:
 # -- shared ---------------------------------------------------------------------------
 
 
-def _run(url: str, action: Callable[[httpx.Client], int]) -> int:
+def run_client(url: str, action: Callable[[httpx.Client], int]) -> int:
     """Run ``action`` with a client for ``url``, turning every expected failure into one line."""
     try:
         with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as client:
@@ -259,19 +266,19 @@ def _run(url: str, action: Callable[[httpx.Client], int]) -> int:
     return 1
 
 
-def _check(response: httpx.Response) -> None:
+def check_answer(response: httpx.Response) -> None:
     """Raise the server's problem ``detail`` for an error answer."""
     if not response.is_error:
         return
     detail: object = None
     with contextlib.suppress(CommandError):
-        detail = _json(response).get("detail")
+        detail = json_object(response).get("detail")
     if not isinstance(detail, str) or not detail:
         detail = f"{response.status_code} {response.reason_phrase} from {response.request.url}"
     raise CommandError(detail)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         value = response.json()
     except ValueError:

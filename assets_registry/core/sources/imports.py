@@ -91,7 +91,9 @@ class SourceImports:
             self.store.release(held[0], worker, generation, outcome, due, failures)
 
         previous = document["status"]
-        base = {"observed_generation": previous.get("observed_generation", 0), "files": previous.get("files", [])}
+        # Every outcome is about this generation (as Kubernetes' observedGeneration); ``files``
+        # stay those stored until a generation is imported.
+        base = {"observed_generation": generation, "files": previous.get("files", [])}
         bucket = self._bucket_phase(spec["bucket"])
         if bucket != "Ready":
             message = f"the bucket {spec['bucket']!r} is {'missing' if bucket is None else 'not Ready'}"
