@@ -179,8 +179,9 @@ def _run_worker(settings: Settings) -> None:
 
 def _show_config(settings: Settings) -> None:
     values = settings.model_dump(mode="json")
-    for key in ("metadata_url", "blobs_url", "jobs_url"):
-        values[key] = str(BackendURL(values[key]))
+    for key in ("metadata_url", "blobs_url", "jobs_url", "catalog_url", "bucket_blobs_url"):
+        if values[key]:
+            values[key] = str(BackendURL(values[key]))
     print(json.dumps(values, indent=2))
 
 

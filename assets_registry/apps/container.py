@@ -9,10 +9,12 @@ after ``fork()``, so no connection crosses processes). Tests override providers 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dependency_injector import containers, providers
 
+from assets_registry.adapters.bucket_stores import PLACEHOLDER, BucketStores
 from assets_registry.adapters.fetch import HttpFetcher
 from assets_registry.adapters.webhooks import make_services
 from assets_registry.apps.memory import release_free_memory
@@ -20,7 +22,7 @@ from assets_registry.apps.settings import Settings
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.pagination import PageLimits
-from assets_registry.core.ports import BlobStore, JobTracker, Validator
+from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
 from assets_registry.core.sources import AssetStore, SourceImports
 from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator, GuardedValidator
@@ -35,8 +37,30 @@ def load_plugins(settings: Settings, tolerant: bool = False) -> Plugins:
 
 def make_adapter(plugins: Plugins, port: PortName, url: str, settings: Settings) -> Adapter:
     """Build the adapter the URL's scheme names (``Plugins.make_adapter`` checks it implements the port)."""
-    context = AdapterContext(url=BackendURL(url), data_dir=settings.data_dir, environ=dict(os.environ))
-    return plugins.make_adapter(port, context)
+    return plugins.make_adapter(port, _context(url, settings))
+
+
+def make_blobs(plugins: Plugins, settings: Settings, catalog: CatalogStore) -> BlobStore:
+    """The blob store; with ``bucket_blobs_url``, one more per registry bucket (``BucketStores``)."""
+    main = plugins.make_adapter("blobs", _context(settings.blobs_url, settings))
+    template = settings.bucket_blobs_url
+    if not template:
+        return main
+
+    def open_store(bucket: str) -> BlobStore:
+        return plugins.make_adapter("blobs", _context(template.replace(PLACEHOLDER, bucket), settings))
+
+    def bucket_names() -> Iterator[str]:
+        after: str | None = None
+        while page := catalog.records("buckets", 500, after):
+            yield from (record.key for record in page)
+            after = page[-1].key
+
+    return BucketStores(main, open_store, bucket_names)
+
+
+def _context(url: str, settings: Settings) -> AdapterContext:
+    return AdapterContext(url=BackendURL(url), data_dir=settings.data_dir, environ=dict(os.environ))
 
 
 def make_validators(plugins: Plugins, settings: Settings) -> list[Validator]:
@@ -79,9 +103,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     plugins = providers.Singleton(load_plugins, settings)
     metadata = providers.Singleton(make_adapter, plugins, "metadata", settings.provided.metadata_url, settings)
-    blobs = providers.Singleton(make_adapter, plugins, "blobs", settings.provided.blobs_url, settings)
-    jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     catalog = providers.Singleton(make_adapter, plugins, "catalog", settings.provided.catalog_store_url, settings)
+    blobs = providers.Singleton(make_blobs, plugins, settings, catalog)
+    jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)
     extractors = providers.Singleton(make_extractors, plugins, settings)
     mutators = providers.Singleton(make_mutators, plugins, settings)

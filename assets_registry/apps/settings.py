@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
+    bucket_blobs_url: str = Field(
+        "",
+        description="a blob-store URL holding {bucket}: each registry bucket's files in a store of its own "
+        "(its own S3 bucket or Swift container); empty: buckets are key prefixes of blobs_url",
+    )
     catalog_url: str = Field(
         "", description="the buckets and sources of the Asset Store; empty: the metadata store's database"
     )
@@ -106,6 +111,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{address!r} is not HOST:PORT")
         if not value:
             raise ValueError("at least one HOST:PORT is needed")
+        return value
+
+    @field_validator("bucket_blobs_url")
+    @classmethod
+    def _check_bucket_template(cls, value: str) -> str:
+        if value and "{bucket}" not in value:
+            raise ValueError("must hold {bucket} where each bucket's name goes (e.g. s3://assets-{bucket}?…)")
         return value
 
     @field_validator("services")

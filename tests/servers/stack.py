@@ -8,11 +8,13 @@ and the Redis database, after waiting for the workers to be idle.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -37,6 +39,8 @@ class RealStack:
     s3: Any
     bucket: str
     redis: Any
+    workers: list[Any] = field(default_factory=list)
+    """The ``assets-registry worker`` processes (``subprocess.Popen``)."""
 
     @property
     def urls(self) -> dict[str, str]:
@@ -47,7 +51,20 @@ class RealStack:
         return {f"ASSETS_{k.upper()}": v for k, v in self.urls.items()} | {
             "ASSETS_LEASE_SECONDS": STACK_LEASE_SECONDS,
             "ASSETS_SOURCES_ALLOW_PRIVATE_NETWORKS": "true",  # the tests' HTTP servers are on loopback
+            "ASSETS_SOURCE_CHECK_SECONDS": "2",  # drift is repaired within seconds
         }
+
+    @contextmanager
+    def workers_paused(self) -> Iterator[None]:
+        """The workers stopped (SIGSTOP) while no job runs, so that a test's own worker takes what is due."""
+        self.wait_for_jobs()
+        for process in self.workers:
+            os.kill(process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for process in self.workers:
+                os.kill(process.pid, signal.SIGCONT)
 
     def active_jobs(self) -> int:
         return sum(1 for key in self.redis.scan_iter("UPLOAD_STATUS:*") if self.redis.get(key) in _ACTIVE)
@@ -100,8 +117,10 @@ def real_stack(
     data_dir = tmp_path_factory.mktemp("stack-workers")
     with ExitStack() as workers:
         for _ in range(2):
-            workers.enter_context(
-                registry_process(["worker", "--data-dir", str(data_dir), "--threads", "2"], stack.environment)
+            stack.workers.append(
+                workers.enter_context(
+                    registry_process(["worker", "--data-dir", str(data_dir), "--threads", "2"], stack.environment)
+                )
             )
         yield stack
     stack.mongo.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 import zipfile
 from http.server import SimpleHTTPRequestHandler
 from typing import Any
@@ -75,3 +76,25 @@ FILES = {
     "weights/model.bin": bytes(range(256)) * 64,
     "scripts/train.py": b"print('hi')\n",
 }
+
+
+def bomb() -> bytes:
+    """A tar.gz of 64 MiB of zeros: a few dozen KiB on the wire."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 64 << 20
+        archive.addfile(info, io.BytesIO(bytes(info.size)))
+    return buffer.getvalue()
+
+
+def wait_for(store: Store, asset_id: str, reason: str, seconds: float = 60) -> dict[str, Any]:
+    """The source's status once its reason is ``reason`` (workers elsewhere import it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status: dict[str, Any] = store.source(asset_id)["status"]
+        if status["reason"] == reason:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"source {asset_id} did not reach {reason} in {seconds} s: {status}")
+        time.sleep(0.2)

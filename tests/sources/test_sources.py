@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -14,10 +13,8 @@ from typing import Any
 
 import pytest
 
-from assets_registry.apps.container import build_container
-from assets_registry.apps.settings import load_settings
 from assets_registry.testing import assert_problem
-from tests.sources.kit import ASSET, FILES, Store, tarball
+from tests.sources.kit import ASSET, FILES, bomb, tarball
 
 
 @pytest.mark.parametrize("compression", ["gz", "bz2", "xz", ""])
@@ -124,22 +121,13 @@ def test_a_file_deleted_behind_the_registrys_back_comes_back(site: tuple[Path, s
     assert store.download("drift") == {"f.txt": b"precious"}
 
 
-def _bomb() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo("zeros.bin")
-        info.size = 64 << 20
-        archive.addfile(info, io.BytesIO(bytes(info.size)))
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize(
     ("name", "content", "reason", "said"),
     [
         ("escape.tgz", lambda: tarball({"../x": b"x"}), "package_invalid", "member ../x escapes the archive"),
         ("link.tgz", lambda: tarball({"a": b"a"}, links={"evil": "/etc/passwd"}), "package_invalid",
          "member evil is a symbolic link"),
-        ("bomb.tgz", _bomb, "package_invalid", "expands more than"),
+        ("bomb.tgz", bomb, "package_invalid", "expands more than"),
         ("plain.txt", lambda: b"not an archive", "package_invalid", "is not a ZIP or TAR archive"),
     ],
 )  # fmt: skip
@@ -246,46 +234,6 @@ def test_gzip_is_not_mistaken_for_a_single_file(site: tuple[Path, str], make_sto
     store.put("/sources/gz", {"url": f"{url}/data.gz", "asset": ASSET})
     store.settle()
     assert store.download("gz") == {"data.gz": (root / "data.gz").read_bytes()}
-
-
-@pytest.mark.real_servers
-def test_on_mongodb_s3_and_redis_the_separate_workers_import_a_filtered_package(
-    site: tuple[Path, str], request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    """The stack's two ``assets-registry worker`` processes claim and import the source; this
-    process only declares it (catalog on MongoDB, files on S3)."""
-    stack = request.getfixturevalue("real_stack")
-    stack.reset()
-    root, url = site
-    (root / "model.tgz").write_bytes(tarball(FILES))
-    settings = load_settings(
-        data_dir=tmp_path / "var", job_threads=0, sources_allow_private_networks=True, **stack.urls
-    )
-    services = build_container(settings).services()
-    try:
-        store = Store(services)
-        store.put("/sources/later-bucket", {"url": f"{url}/model.tgz", "mode": "package", "bucket": "stacked",
-                                            "filter": r"^weights/", "asset": ASSET})  # fmt: skip
-        assert _wait(store, "later-bucket", "bucket_not_ready")["phase"] == "Pending"
-        assert store.put("/buckets/stacked", {}).status_code == 201
-        status = _wait(store, "later-bucket", "uploaded")
-        assert [f["name"] for f in status["files"]] == ["weights/model.bin"]
-        assert store.download("later-bucket") == {"weights/model.bin": FILES["weights/model.bin"]}
-        keys = stack.stored_keys("assets/b.stacked/")
-        assert any(k.endswith("/weights/model.bin") for k in keys), keys
-    finally:
-        services.close()
-
-
-def _wait(store: Store, asset_id: str, reason: str, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while True:
-        status: dict[str, Any] = store.source(asset_id)["status"]
-        if status["reason"] == reason:
-            return status
-        if time.monotonic() > deadline:
-            raise AssertionError(f"source {asset_id} did not reach {reason} in {seconds} s: {status}")
-        time.sleep(0.2)
 
 
 def test_a_claimed_source_is_nobody_elses_until_its_lease_runs_out(site: tuple[Path, str], make_store: Any) -> None:
