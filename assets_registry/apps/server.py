@@ -11,11 +11,13 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from assets_registry.adapters.bucket_stores import BucketStores
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
+from assets_registry.core.sources.model import DEFAULT_BUCKET
 
 
 def check_setup(settings: Settings) -> None:
@@ -26,6 +28,9 @@ def check_setup(settings: Settings) -> None:
         for provider in (container.metadata, container.blobs, container.jobs, container.catalog):
             built.append(provider())
             built[-1].check()
+        blobs = built[1]
+        if isinstance(blobs, BucketStores):  # a bucket_blobs_url that cannot open a store fails here, not later
+            blobs.store_of(DEFAULT_BUCKET).check()
         container.services()
     finally:
         for part in built:

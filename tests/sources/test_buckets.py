@@ -6,9 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from falcon import testing
 
 from assets_registry.apps.http import create_app
+from assets_registry.apps.server import check_setup
+from assets_registry.apps.settings import load_settings
+from assets_registry.core.errors import ConfigurationError
 from assets_registry.testing import assert_problem, bundle_asset, bundle_zip, upload_form
 from tests.sources.kit import ASSET, Store
 
@@ -175,3 +179,31 @@ def test_a_read_replica_serves_the_declarations_and_refuses_changes(make_store: 
     assert store.client.simulate_get("/sources/declared").status_code == 200
     writer = testing.TestClient(create_app(store.services, routes="write"))
     assert writer.simulate_get("/buckets/models").status_code == 200
+
+
+def test_an_upload_naming_a_bucket_that_cannot_exist_is_a_bad_request(make_store: Any) -> None:
+    store = make_store()
+    problem = assert_problem(_upload(store, "x", {"a.txt": b"a"}, bucket="Bad_Name"), 400, "invalid_input")
+    assert problem["errors"][0]["path"] == "bucket", problem
+
+
+def test_a_bucket_blobs_url_without_its_placeholder_or_with_an_unknown_scheme_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"\{bucket\}"):
+        load_settings(data_dir=tmp_path, bucket_blobs_url="s3://one-bucket")
+    with pytest.raises(ConfigurationError, match="nope"):
+        check_setup(load_settings(data_dir=tmp_path, bucket_blobs_url="nope://x-{bucket}"))
+
+
+def test_folders_of_their_own_on_the_embedded_default(make_store: Any, tmp_path: Path) -> None:
+    """Any blob adapter can hold the buckets: here a ``file://`` folder per bucket."""
+    folders = tmp_path / "buckets"
+    store = make_store(bucket_blobs_url=f"file://{folders}/{{bucket}}")
+    store.put("/buckets/models", {})
+    accepted = _upload(store, "own-folder", {"a.txt": b"a"}, bucket="models")
+    _run_jobs(store)
+    upload_id = accepted.json["upload_id"]
+    assert (folders / "models" / "assets" / "b.models" / upload_id / "a.txt").read_bytes() == b"a"
+    assert store.download("own-folder") == {"a.txt": b"a"}
+    assert not store.services.janitor.sweep(grace_seconds=0).orphans
+    assert store.client.simulate_delete("/buckets/models", params={"force": "true"}).status_code == 204
+    assert not [p for p in (folders / "models").rglob("*") if p.is_file()]

@@ -129,3 +129,22 @@ def test_a_worker_without_the_setting_refuses_a_loopback_url(site: tuple[Path, s
             status = wait_for(store, "ssrf", "url_refused")
     assert status["phase"] == "Failed" and "loopback" in status["message"], status
     assert_problem(store.client.simulate_get("/query/by-id/ssrf"), 404, "asset_not_found")
+
+
+def test_an_upload_into_a_bucket_on_the_stack_holds_the_bucket_until_forced(stack: Any, store: Store) -> None:
+    """The assets in a bucket are found by a ``$regex`` search on MongoDB; the stack's workers run the job."""
+    from assets_registry.testing import bundle_asset, bundle_zip, upload_form
+
+    assert store.put("/buckets/uploads", {}).status_code == 201
+    body, headers = upload_form(bundle_zip(bundle_asset("stacked-upload"), {"w/a.bin": b"a" * 1000}))
+    accepted = store.client.simulate_post("/zip/upload", body=body, headers=headers, params={"bucket": "uploads"})
+    assert accepted.status_code == 202, accepted.text
+    stack.wait_for_jobs()
+    assert store.download("stacked-upload") == {"w/a.bin": b"a" * 1000}
+    upload_id = accepted.json["upload_id"]
+    assert f"assets/b.uploads/{upload_id}/w/a.bin" in stack.stored_keys("assets/b.uploads/")
+    problem = assert_problem(store.client.simulate_delete("/buckets/uploads"), 409, "bucket_not_empty")
+    assert "stacked-upload" in problem["detail"]
+    assert store.client.simulate_delete("/buckets/uploads", params={"force": "true"}).status_code == 204
+    assert_problem(store.client.simulate_get("/query/by-id/stacked-upload"), 404, "asset_not_found")
+    assert stack.stored_keys("assets/b.uploads/") == []

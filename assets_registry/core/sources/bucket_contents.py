@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from assets_registry.core.errors import AssetNotFound, Conflict, NotFound
-from assets_registry.core.sources.model import DEFAULT_BUCKET
+from assets_registry.core.errors import AssetNotFound, Conflict, FieldError, InvalidInput, NotFound
+from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem
 
 if TYPE_CHECKING:
     from assets_registry.core.sources.asset_store import AssetStore
@@ -40,6 +40,8 @@ def upload_bucket(store: AssetStore, name: str | None) -> str | None:
     """
     if not name or name == DEFAULT_BUCKET:
         return None
+    if problem := bucket_name_problem(name):
+        raise InvalidInput(f"?bucket= {problem}.", [FieldError("bucket", problem)])
     try:
         document = store.catalog.get("buckets", name).document
     except NotFound:
