@@ -9,9 +9,10 @@ staging, ZIP frames) stays in the main store. Keys keep their whole form in the 
 store, so a blob URL names its registry bucket and any process can map it back to a key,
 whether or not it has opened that bucket yet.
 
-A bucket's store is opened on first use. Writing a bucket's marker (``.bucket``, what the
-Asset Store writes to make or remake a bucket) that fails opens the store again and tries
-once more: an S3 bucket deleted behind the registry's back is created again there
+A bucket's store is opened on first use, and for a URL only when that bucket exists (client
+URLs are mapped too: a made-up ``…/assets/b.<name>/…`` must not open stores). Writing a
+bucket's marker (``.bucket``, what the Asset Store writes to make or remake a bucket) that
+fails opens the store again and tries once more: an S3 bucket deleted behind the registry's back is created again there
 (``create_bucket=true``), as the workers' bucket check expects.
 """
 
@@ -24,6 +25,7 @@ from itertools import groupby
 
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.ports import BlobInfo, BlobStore, StoredBlob
+from assets_registry.core.sources.model import BUCKET_NAME
 
 PLACEHOLDER = "{bucket}"
 _MARKER = ".bucket"
@@ -35,19 +37,26 @@ def bucket_of(key: str) -> str | None:
     if not key.startswith(FILES_PREFIX + "b."):
         return None
     folder = key[len(FILES_PREFIX) + 2 :].split("/", 1)[0]
-    return folder.split("~", 1)[0] or None
+    name = folder.split("~", 1)[0]
+    return name if BUCKET_NAME.fullmatch(name) else None
 
 
 class BucketStores:
     """``core.ports.BlobStore`` over a main store and one store per registry bucket."""
 
     def __init__(
-        self, main: BlobStore, open_store: Callable[[str], BlobStore], bucket_names: Callable[[], Iterable[str]]
+        self,
+        main: BlobStore,
+        open_store: Callable[[str], BlobStore],
+        bucket_names: Callable[[], Iterable[str]],
+        bucket_exists: Callable[[str], bool],
     ) -> None:
         self.main = main
         self._open = open_store
         self._names = bucket_names
+        self._exists = bucket_exists
         self._stores: dict[str, BlobStore] = {}
+        self._retired: list[BlobStore] = []
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -56,15 +65,21 @@ class BucketStores:
     def store_of(self, bucket: str) -> BlobStore:
         with self._lock:
             store = self._stores.get(bucket)
-            if store is None:
-                store = self._stores[bucket] = self._open(bucket)
+        if store is not None:
             return store
+        opened = self._open(bucket)  # outside the lock: a slow gateway holds up no other bucket
+        with self._lock:
+            store = self._stores.setdefault(bucket, opened)
+        if store is not opened:
+            opened.close()
+        return store
 
     def _reopen(self, bucket: str) -> BlobStore:
+        """A fresh store for the bucket; the old one is closed only with this one (a read may use it)."""
         with self._lock:
             old = self._stores.pop(bucket, None)
-        if old is not None:
-            old.close()
+            if old is not None:
+                self._retired.append(old)
         return self.store_of(bucket)
 
     def _route(self, key: str) -> BlobStore:
@@ -77,7 +92,7 @@ class BucketStores:
         bucket = bucket_of(key)
         if bucket is None:
             return self.main.put(key, chunks, transient)
-        if not key.endswith("/" + _MARKER):
+        if key != f"{FILES_PREFIX}b.{bucket}/{_MARKER}":
             return self.store_of(bucket).put(key, chunks, transient)
         body = b"".join(chunks)  # a marker: a few bytes, written again if the first try fails
         try:
@@ -117,11 +132,15 @@ class BucketStores:
                 yield from self.store_of(name).listing(folder)
 
     def key_for_url(self, url: str) -> str | None:
-        found = _BUCKET_IN_URL.search(url)
-        if found is not None:
-            key = self.store_of(found.group(1)).key_for_url(url)
-            if key is not None and bucket_of(key) == found.group(1):
-                return key
+        """Asked of any URL a client sends: a bucket's store is opened only for a bucket that exists."""
+        for found in _BUCKET_IN_URL.finditer(url):
+            name = found.group(1)
+            with self._lock:
+                known = name in self._stores
+            if known or self._exists(name):
+                key = self.store_of(name).key_for_url(url)
+                if key is not None and bucket_of(key) == name:
+                    return key
         return self.main.key_for_url(url)
 
     def check(self) -> None:
@@ -129,6 +148,7 @@ class BucketStores:
 
     def close(self) -> None:
         with self._lock:
-            stores, self._stores = list(self._stores.values()), {}
+            stores, self._stores = [*self._stores.values(), *self._retired], {}
+            self._retired = []
         for store in [self.main, *stores]:
             store.close()

@@ -46,8 +46,10 @@ def add_commands(commands: Any, url_help: str) -> None:
     shown.add_argument("name", metavar="NAME")
     put = actions.add_parser("put", help="create a bucket, or change its policy or region")
     put.add_argument("name", metavar="NAME")
-    put.add_argument("--policy", choices=["none", "readonly", "writeonly", "readwrite"], default="none")
-    put.add_argument("--region", default="")
+    put.add_argument(
+        "--policy", choices=["none", "readonly", "writeonly", "readwrite"], help="default: kept (new: none)"
+    )
+    put.add_argument("--region", help="default: kept (new: empty)")
     deleted = actions.add_parser("delete", help="delete a bucket (--force: with its sources and assets)")
     deleted.add_argument("name", metavar="NAME")
     deleted.add_argument("--force", action="store_true", help="delete the sources and assets it holds too")
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Run a ``buckets`` or ``sources`` command against the server."""
     handler = {
         ("buckets", "list"): _buckets_list,
-        ("buckets", "get"): lambda c, a: _print_json(_json_of(c.get(f"/buckets/{_seg(a.name)}"))),
+        ("buckets", "get"): lambda c, a: _print_json(json_of(c.get(f"/buckets/{_seg(a.name)}"))),
         ("buckets", "put"): _buckets_put,
         ("buckets", "delete"): _buckets_delete,
         ("sources", "apply"): _sources_apply,
@@ -88,7 +90,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _json_of(response: httpx.Response) -> dict[str, Any]:
+def json_of(response: httpx.Response) -> dict[str, Any]:
     check_answer(response)
     return json_object(response)
 
@@ -132,9 +134,19 @@ def _buckets_list(client: httpx.Client, args: argparse.Namespace) -> None:
 
 
 def _buckets_put(client: httpx.Client, args: argparse.Namespace) -> None:
-    response = client.put(f"/buckets/{_seg(args.name)}", json={"policy": args.policy, "region": args.region})
-    answer = _json_of(response)
-    print(f"bucket/{args.name} {'created' if response.status_code == 201 else 'configured'}", file=sys.stderr)
+    """Create, or change what is given (a policy or region not given is kept)."""
+    path = f"/buckets/{_seg(args.name)}"
+    before = client.get(path)
+    current = json_object(before) if before.status_code == 200 else {}
+    body = {field: getattr(args, field) or current.get(field, default)
+            for field, default in (("policy", "none"), ("region", ""))}  # fmt: skip
+    response = client.put(path, json=body)
+    answer = json_of(response)
+    if response.status_code == 201:
+        verb = "created"
+    else:
+        verb = "unchanged" if all(current.get(k) == answer.get(k) for k in body) else "configured"
+    print(f"bucket/{args.name} {verb}", file=sys.stderr)
     _print_json(answer)
 
 
@@ -178,7 +190,7 @@ def _sources_apply(client: httpx.Client, args: argparse.Namespace) -> int:
         body = {k: v for k, v in spec.items() if k not in _IGNORED_ON_APPLY}
         response = client.put(path, json=body)
         try:
-            answer = _json_of(response)
+            answer = json_of(response)
         except CommandError as exc:  # the others are still applied, as kubectl does
             print(f"assets-registry: source/{asset_id}: {exc}", file=sys.stderr)
             failed += 1
@@ -192,7 +204,7 @@ def _sources_apply(client: httpx.Client, args: argparse.Namespace) -> int:
 
 def _sources_get(client: httpx.Client, args: argparse.Namespace) -> None:
     if args.asset_id:
-        _print_json(_json_of(client.get(f"/sources/{_seg(args.asset_id)}")))
+        _print_json(json_of(client.get(f"/sources/{_seg(args.asset_id)}")))
         return
     sources = list(_pages(client, "/sources", {"bucket": args.bucket} if args.bucket else {}))
     if args.json:
@@ -203,10 +215,17 @@ def _sources_get(client: httpx.Client, args: argparse.Namespace) -> None:
     _table(rows, ["ASSET_ID", "BUCKET", "MODE", "PHASE", "REASON", "GENERATION"])
 
 
-def _sources_delete(client: httpx.Client, args: argparse.Namespace) -> None:
+def _sources_delete(client: httpx.Client, args: argparse.Namespace) -> int:
+    failed = 0
     for asset_id in args.asset_ids:
-        check_answer(client.delete(f"/sources/{_seg(asset_id)}"))
+        try:
+            check_answer(client.delete(f"/sources/{_seg(asset_id)}"))
+        except CommandError as exc:  # the others are still deleted, as apply goes on
+            print(f"assets-registry: source/{asset_id}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         print(f"source/{asset_id} deleted")
+    return 1 if failed else 0
 
 
 def _sources_wait(client: httpx.Client, args: argparse.Namespace) -> int:
@@ -214,7 +233,7 @@ def _sources_wait(client: httpx.Client, args: argparse.Namespace) -> int:
     waiting = list(dict.fromkeys(args.asset_ids))
     while True:
         for asset_id in list(waiting):
-            source = _json_of(client.get(f"/sources/{_seg(asset_id)}"))
+            source = json_of(client.get(f"/sources/{_seg(asset_id)}"))
             status = source.get("status") or {}
             current = status.get("observed_generation") == source.get("generation")
             if current and status.get("phase") == "Ready":
@@ -225,7 +244,7 @@ def _sources_wait(client: httpx.Client, args: argparse.Namespace) -> int:
         if not waiting:
             return 0
         if time.monotonic() > deadline:
-            last = _json_of(client.get(f"/sources/{_seg(waiting[0])}")).get("status") or {}
+            last = json_of(client.get(f"/sources/{_seg(waiting[0])}")).get("status") or {}
             raise CommandError(
                 f"source/{waiting[0]} not Ready after {args.timeout:g} s; "
                 f"it is {last.get('phase')} ({last.get('reason')}: {last.get('message')})"

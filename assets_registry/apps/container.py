@@ -21,6 +21,7 @@ from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.bundles.janitor import Janitor
+from assets_registry.core.errors import RecordNotFound
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
@@ -56,7 +57,14 @@ def make_blobs(plugins: Plugins, settings: Settings, catalog: CatalogStore) -> B
             yield from (record.key for record in page)
             after = page[-1].key
 
-    return BucketStores(main, open_store, bucket_names)
+    def bucket_exists(bucket: str) -> bool:
+        try:
+            catalog.get("buckets", bucket)
+        except RecordNotFound:
+            return False
+        return True
+
+    return BucketStores(main, open_store, bucket_names, bucket_exists)
 
 
 def _context(url: str, settings: Settings) -> AdapterContext:
@@ -92,6 +100,10 @@ class Services:
     janitor: Janitor
     asset_store: AssetStore
     imports: SourceImports
+
+    def __post_init__(self) -> None:
+        # Upload jobs into a named bucket register only while it is Ready (a delete may be under way).
+        self.bundles.ingest.bucket_open = self.asset_store.bucket_open
 
     def close(self) -> None:
         self.janitor.drain()  # the blobs of versions just replaced go before the connections do

@@ -15,6 +15,7 @@ from typing import Any
 from graphql import (
     GraphQLArgument,
     GraphQLField,
+    GraphQLFloat,
     GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
@@ -84,12 +85,12 @@ def catalog_fields(json: GraphQLScalarType) -> dict[str, GraphQLField]:
     required = GraphQLNonNull
     bucket_status = _object(
         "BucketStatus",
-        "A bucket's phase (Ready, Failed), its reason code and message, and when the workers last checked it.",
+        "A bucket's phase (Ready, Failed, Terminating), reason code and message; when it was last checked (epoch s).",
         {
             "phase": ("phase", text),
             "reason": ("reason", text),
             "message": ("message", text),
-            "lastChecked": ("last_checked", text),
+            "lastChecked": ("last_checked", GraphQLFloat),
         },
     )
     bucket = _object(
@@ -105,13 +106,13 @@ def catalog_fields(json: GraphQLScalarType) -> dict[str, GraphQLField]:
     )
     source_status = _object(
         "SourceStatus",
-        "A source's phase (Pending, Ready, Failed) with its reason code, and the files it stored.",
+        "A source's phase (Pending, Ready, Failed), reason code and message, its last heartbeat (epoch s), its files.",
         {
             "phase": ("phase", text),
             "reason": ("reason", text),
             "message": ("message", text),
             "observedGeneration": ("observed_generation", number),
-            "lastHeartbeat": ("last_heartbeat", text),
+            "lastHeartbeat": ("last_heartbeat", GraphQLFloat),
             "files": ("files", json),
         },
     )

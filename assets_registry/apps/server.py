@@ -16,6 +16,7 @@ from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
+from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
 from assets_registry.core.sources.model import DEFAULT_BUCKET
 
@@ -31,10 +32,29 @@ def check_setup(settings: Settings) -> None:
         blobs = built[1]
         if isinstance(blobs, BucketStores):  # a bucket_blobs_url that cannot open a store fails here, not later
             blobs.store_of(DEFAULT_BUCKET).check()
+            catalog = built[3]
+            assert isinstance(catalog, CatalogStore)
+            check_no_stranded_buckets(blobs, catalog)
         container.services()
     finally:
         for part in built:
             part.close()
+
+
+def check_no_stranded_buckets(blobs: BucketStores, catalog: CatalogStore) -> None:
+    """Refuse ``bucket_blobs_url`` while the main store still holds a bucket's files (set on a
+    registry that kept buckets as prefixes): they would be out of every bucket's reach."""
+    after: str | None = None
+    while page := catalog.records("buckets", 500, after):
+        for record in page:
+            folder = f"assets/b.{record.key}/"
+            if any(not blob.key.endswith("/.bucket") for blob in blobs.main.listing(folder)):
+                raise ConfigurationError(
+                    f"bucket_blobs_url is set, but the blob store still holds files of the bucket {record.key!r} "
+                    f"({folder}): copy them into that bucket's own store first (the same keys), or unset "
+                    "bucket_blobs_url. See docs/asset-store.md#buckets."
+                )
+        after = page[-1].key
 
 
 class RegistryServer(BaseApplication):  # type: ignore[misc]

@@ -49,14 +49,67 @@ def test_a_zip_upload_into_a_named_bucket_stores_its_files_in_the_buckets_folder
         assert _keys(store, f"assets/{plain.json['upload_id']}/") == [f"assets/{plain.json['upload_id']}/b.txt"]
 
 
-def test_a_sweep_spares_the_files_of_an_upload_into_a_bucket(make_store: Any) -> None:
+def test_a_sweep_spares_the_files_of_an_upload_into_a_bucket_while_its_job_waits(make_store: Any) -> None:
     store = make_store()
     store.put("/buckets/models", {})
-    _upload(store, "kept", {"a.txt": b"a"}, bucket="models")
+    accepted = _upload(store, "kept", {"a.txt": b"a"}, bucket="models")
+    early = f"assets/b.models/{accepted.json['upload_id']}/a.txt"
+    assert early in _keys(store, "assets/b.models/"), "the member was stored while the upload streamed in"
+    report = store.services.janitor.sweep(grace_seconds=0)  # the job has not run: nothing refers to the file yet
+    assert early not in [o.blob.key for o in report.orphans], report.orphans
     _run_jobs(store)
-    report = store.services.janitor.sweep(grace_seconds=0)
-    assert not report.orphans, report.orphans
+    assert not store.services.janitor.sweep(grace_seconds=0).orphans
     assert store.download("kept") == {"a.txt": b"a"}
+
+
+def test_buckets_whose_names_share_a_prefix_keep_their_own_assets(make_store: Any) -> None:
+    store = make_store()
+    for name in ("models", "models-2", "models2"):
+        store.put(f"/buckets/{name}", {})
+        _upload(store, f"in-{name}", {"a.txt": name.encode()}, bucket=name)
+    _run_jobs(store)
+    assert store.client.simulate_delete("/buckets/models", params={"force": "true"}).status_code == 204
+    assert_problem(store.client.simulate_get("/query/by-id/in-models"), 404, "asset_not_found")
+    for name in ("models-2", "models2"):
+        assert store.download(f"in-{name}") == {"a.txt": name.encode()}
+        problem = assert_problem(store.client.simulate_delete(f"/buckets/{name}"), 409, "bucket_not_empty")
+        assert problem["detail"].count("in-") == 1 and f"in-{name}" in problem["detail"], problem
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_an_upload_into_a_bucket_deleted_before_its_job_ran_is_not_registered(make_store: Any, force: bool) -> None:
+    store = make_store()
+    store.put("/buckets/models", {})
+    accepted = _upload(store, "too-late", {"a.txt": b"a"}, bucket="models")
+    params = {"force": "true"} if force else {}
+    assert store.client.simulate_delete("/buckets/models", params=params).status_code == 204
+    _run_jobs(store)
+    status = store.client.simulate_get(f"/zip/status/{accepted.json['upload_id']}").json
+    assert status["status"].startswith("failed: ") and "was deleted" in status["status"], status
+    assert_problem(store.client.simulate_get("/query/by-id/too-late"), 404, "asset_not_found")
+    assert not _keys(store, "assets/b.models/")
+
+
+def test_a_bucket_being_deleted_takes_no_upload_is_not_remade_by_its_check_and_a_put_revives_it(
+    make_store: Any,
+) -> None:
+    store = make_store()
+    store.put("/buckets/models", {})
+    catalog = store.services.asset_store.catalog
+    record = catalog.get("buckets", "models")  # as a delete whose process died would leave it
+    stuck = {"phase": "Terminating", "reason": "bucket_deleting", "message": "the bucket is being deleted"}
+    catalog.replace("buckets", "models", {**record.document, "status": stuck, "due": 0}, record.version)
+    assert_problem(_upload(store, "x", {"a.txt": b"a"}, bucket="models"), 409, "bucket_not_ready")
+    store.services.asset_store.check_buckets(60)
+    assert store.client.simulate_get("/buckets/models").json["status"]["phase"] == "Terminating"
+    revived = store.put("/buckets/models", {})
+    assert (revived.status_code, revived.json["status"]["phase"]) == (200, "Ready")
+
+
+def test_a_bucket_name_ending_in_a_newline_is_refused(make_store: Any) -> None:
+    store = make_store()
+    assert_problem(store.put("/buckets/abc%0A", {}), 400, "invalid_input")
+    assert_problem(store.client.simulate_put("/buckets/abc\n", json={}), 400, "invalid_input")
 
 
 def test_an_upload_naming_an_unknown_or_failed_bucket_is_refused_before_its_body_is_read(make_store: Any) -> None:
@@ -207,3 +260,30 @@ def test_folders_of_their_own_on_the_embedded_default(make_store: Any, tmp_path:
     assert not store.services.janitor.sweep(grace_seconds=0).orphans
     assert store.client.simulate_delete("/buckets/models", params={"force": "true"}).status_code == 204
     assert not [p for p in (folders / "models").rglob("*") if p.is_file()]
+
+
+def test_a_client_url_naming_a_bucket_folder_opens_no_store(make_store: Any, tmp_path: Path) -> None:
+    folders = tmp_path / "buckets"
+    store = make_store(bucket_blobs_url=f"file://{folders}/{{bucket}}")
+    document = bundle_asset("foreign")
+    document["asset_file_ids"] = ["f"]
+    document["files"] = [{"asset_file_id": "f", "asset_file_type": "data", "asset_file_mime_type": "text/plain",
+                          "asset_file_url": "https://evil.example/assets/b.made-up/f"}]  # fmt: skip
+    created = store.client.simulate_post("/assets", json=document)
+    assert created.status_code == 201, created.text
+    assert not (folders / "made-up").exists()
+    assert "made-up" not in store.services.blobs._stores  # type: ignore[attr-defined]
+
+
+def test_bucket_blobs_url_is_refused_while_the_blob_store_holds_a_buckets_files(
+    make_store: Any, site: tuple[Path, str], tmp_path: Path
+) -> None:
+    root, url = site
+    (root / "f.txt").write_bytes(b"f")
+    store = make_store()
+    store.put("/sources/prefixed", {"url": f"{url}/f.txt", "asset": ASSET})
+    store.settle()
+    assert store.source("prefixed")["status"]["reason"] == "uploaded"
+    data_dir = store.services.settings.data_dir
+    with pytest.raises(ConfigurationError, match="still holds files of the bucket 'default'"):
+        check_setup(load_settings(data_dir=data_dir, bucket_blobs_url=f"file://{tmp_path}/own/{{bucket}}"))

@@ -32,10 +32,16 @@ def test_buckets_put_list_get_delete(server: str, capsys: pytest.CaptureFixture[
     assert json.loads(_out(capsys))["policy"] == "readonly"
     assert main(["buckets", "put", "cli-models", "--policy", "readwrite", "--url", server]) == 0
     assert json.loads(_out(capsys))["policy"] == "readwrite"
+    assert main(["buckets", "put", "cli-models", "--region", "eu", "--url", server]) == 0  # the policy is kept
+    captured = capsys.readouterr()
+    assert (json.loads(captured.out)["policy"], json.loads(captured.out)["region"]) == ("readwrite", "eu")
+    assert captured.err.strip() == "bucket/cli-models configured"
+    assert main(["buckets", "put", "cli-models", "--url", server]) == 0
+    assert capsys.readouterr().err.strip() == "bucket/cli-models unchanged"
     assert main(["buckets", "list", "--url", server]) == 0
     lines = _out(capsys).splitlines()
     assert lines[0].split() == ["NAME", "PHASE", "REASON", "POLICY", "REGION"]
-    assert ["cli-models", "Ready", "bucket_policy_updated", "readwrite"] in [line.split() for line in lines]
+    assert ["cli-models", "Ready", "bucket_policy_updated", "readwrite", "eu"] in [line.split() for line in lines]
     assert main(["buckets", "list", "--json", "--url", server]) == 0
     assert "cli-models" in {b["name"] for b in json.loads(_out(capsys))}
     assert main(["buckets", "get", "cli-models", "--url", server]) == 0
@@ -97,8 +103,10 @@ asset: {json.dumps(ASSET)}
     assert main(["sources", "wait", "cli-single", "--url", server]) == 0
     capsys.readouterr()
 
-    assert main(["sources", "delete", "cli-package", "cli-single", "--url", server]) == 0
-    assert _out(capsys).splitlines() == ["source/cli-package deleted", "source/cli-single deleted"]
+    assert main(["sources", "delete", "cli-package", "cli-nothing", "cli-single", "--url", server]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["source/cli-package deleted", "source/cli-single deleted"]
+    assert "source/cli-nothing" in captured.err
     assert httpx.get(f"{server}/query/by-id/cli-package").status_code == 404
 
 

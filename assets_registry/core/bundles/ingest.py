@@ -32,7 +32,7 @@ from assets_registry.core.bundles.documents import (
 )
 from assets_registry.core.bundles.early_unpack import EarlyManifest, EarlyMember
 from assets_registry.core.bundles.errors import ArchiveDamaged, BundleRejected
-from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, manifest_key, services_key, unmutated_key
+from assets_registry.core.bundles.keys import ARCHIVE_SUFFIX, bucket_of, manifest_key, services_key, unmutated_key
 from assets_registry.core.bundles.mutate import Reshaper, mutate_files
 from assets_registry.core.bundles.rules import BundleLimits, BundleMember, BundlePlan, plan_bundle
 from assets_registry.core.bundles.staged_archive import BlobFile
@@ -76,6 +76,8 @@ class BundleIngest:
         self.blobs = blobs
         self.limits = limits
         self.catalog = StepCatalog(Steps(reshapers, checkers, describers, batches), services)
+        self.bucket_open: Callable[[str], bool] = lambda _name: True
+        """May an upload register into this named bucket now? (``AssetStore.bucket_open``)"""
 
     def run(self, attempt: Attempt) -> str:
         """Register the bundle's asset and return its id; raise ``BundleRejected`` with the reason."""
@@ -98,6 +100,9 @@ class BundleIngest:
             check_files(document, self.blobs, steps.checkers, tick)
             attempt.heartbeat(force=True)
             document = describe_files(document, self.blobs, steps.describers, steps.batches, tick)
+            bucket = bucket_of(attempt.staged_key)
+            if bucket is not None and not self.bucket_open(bucket):
+                raise BundleRejected(f"the bucket {bucket!r} was deleted, or is not Ready, while the upload ran")
             self.registry.create(document, own_keys=attempt.stored_keys)
         except AssetExists:
             raise BundleRejected(f"asset {asset_id} already exists") from None

@@ -81,6 +81,10 @@ class StepCatalog:
             batches=[*self.plugins.batches, *of_kind["metadata"]],
         )
 
+    def most_mutation_steps(self) -> int:
+        """How many mutators one ingest can run at most (each writes its copies under ``~<step>``)."""
+        return len(self.plugins.mutators) + sum(1 for s in self.services.values() if s.kind == "mutation")
+
     def gone(self, named: Sequence[str]) -> list[str]:
         """Those of the names an upload gave that are no longer configured."""
         return [name for name in named if name not in self.services]

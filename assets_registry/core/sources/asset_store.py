@@ -26,7 +26,7 @@ from assets_registry.core.errors import (
 )
 from assets_registry.core.ports import BlobStore, CatalogRecord, CatalogStore, Document
 from assets_registry.core.registry import Registry
-from assets_registry.core.sources.bucket_contents import empty_bucket
+from assets_registry.core.sources.bucket_contents import delete_assets, refuse_assets, refuse_default
 from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem, bucket_spec, source_spec
 
 _TRIES = 20
@@ -83,10 +83,13 @@ class AssetStore:
                 self.wake(name)
                 return self.bucket_answer(document), True
             document = record.document
-            if {k: document.get(k) for k in spec} == spec:
+            terminating = (document.get("status") or {}).get("phase") == "Terminating"
+            if {k: document.get(k) for k in spec} == spec and not terminating:
                 return self.bucket_answer(document), False
             changed = {**document, **spec}
-            if spec["policy"] != document.get("policy"):
+            if terminating:  # a delete that did not finish (its process died): PUT makes the bucket again
+                changed["status"] = self.make_bucket(name, "bucket_created", f"the bucket {name!r} is ready")
+            elif spec["policy"] != document.get("policy"):
                 changed["status"] = status(
                     "Ready", "bucket_policy_updated", f"the policy is now {spec['policy']!r}", last_checked=self.clock()
                 )
@@ -122,8 +125,14 @@ class AssetStore:
         return _paged([self.bucket_answer(r.document) for r in records], limit, "name")
 
     def delete_bucket(self, name: str, force: bool = False) -> None:
-        """The bucket, once nothing uses it; with ``force``, its sources and assets first."""
-        self.catalog.get("buckets", name)
+        """The bucket, once nothing uses it; with ``force``, its sources and assets first.
+
+        The bucket is ``Terminating`` while it goes, so no upload into it starts and a job still
+        running refuses to register into it (``bucket_open``); without ``force`` it is Ready again
+        if an asset landed in it meanwhile.
+        """
+        record = self.catalog.get("buckets", name)
+        refuse_default(name)
         users = self.catalog.records("sources", 1000, bucket=name)
         if users and not force:
             shown = ", ".join(r.key for r in users[:5]) + (" …" if len(users) > 5 else "")
@@ -131,18 +140,36 @@ class AssetStore:
                 f"The bucket {name!r} holds the sources {shown}; "
                 "delete them first, or use ?force=true to delete them too."
             )
-        empty_bucket(self, name, force)  # refuses the default bucket, and one assets were uploaded into
+        if not force:
+            refuse_assets(self, name)
+        before = record.document.get("status") or {}
+        going = status("Terminating", "bucket_deleting", "the bucket is being deleted")
+        self._update("buckets", name, lambda d: {**d, "status": going})
+        try:
+            if not force:
+                refuse_assets(self, name)  # one that registered before the bucket was Terminating
+        except BucketNotEmpty:
+            self._update("buckets", name, lambda d: {**d, "status": before})
+            raise
         while users:
-            for record in users:
-                self.delete_source(record.key)
+            for user in users:
+                self.delete_source(user.key)
             users = self.catalog.records("sources", 1000, bucket=name)
         if force:
-            empty_bucket(self, name, force)  # an upload that ended meanwhile
-            for folder in [bucket_folder(name)] + [f"{FILES_PREFIX}b.{name}~{step}/" for step in range(1, 9)]:
+            delete_assets(self, name)
+            steps = max(8, self.steps.most_mutation_steps())
+            for folder in [bucket_folder(name)] + [f"{FILES_PREFIX}b.{name}~{n}/" for n in range(1, steps + 1)]:
                 for blob in list(self.blobs.listing(folder)):
                     self.blobs.delete(blob.key)
         self.blobs.delete(bucket_folder(name) + MARKER)
         self.catalog.delete("buckets", name)
+
+    def bucket_open(self, name: str) -> bool:
+        """May an upload job register its asset into this bucket now (it exists and is Ready)?"""
+        try:
+            return (self.catalog.get("buckets", name).document.get("status") or {}).get("phase") == "Ready"
+        except RecordNotFound:
+            return False
 
     def bucket_answer(self, document: Document) -> Document:
         name = document["name"]
@@ -250,9 +277,9 @@ class AssetStore:
                 return True
         return False
 
-    def delete_folders(self, bucket: str, uid: str, keep: set[str] | None = None, steps: int = 8) -> None:
+    def delete_folders(self, bucket: str, uid: str, keep: set[str] | None = None) -> None:
         """Every blob under the source's folders (and its mutated copies'), but those in ``keep``."""
-        for step in range(steps + 1):
+        for step in range(max(8, self.steps.most_mutation_steps()) + 1):
             folder = source_folder(bucket, uid)
             if step:
                 folder = f"{FILES_PREFIX}b.{bucket}~{step}/{uid}/"
@@ -331,6 +358,8 @@ class AssetStore:
         """Buckets due for a check: is the folder's marker there? Made again if it vanished."""
         for record in self.catalog.due("buckets", self.clock(), 100):
             name = record.key
+            if (record.document.get("status") or {}).get("phase") == "Terminating":
+                continue  # being deleted: not made again behind the delete's back
             try:
                 self.blobs.stat(bucket_folder(name) + MARKER)
                 checked = status("Ready", "bucket_verified", "the bucket was checked and is there",

@@ -1,16 +1,17 @@
 """What a bucket holds besides its sources: the assets uploaded into it (``POST /zip/upload?bucket=``).
 
 An upload into a named bucket writes its files under the bucket's folder (``core.bundles.keys``),
-so "the assets in bucket B" are the assets with a file URL in B's folder: found with the
-registry's own search (a ``$regex`` anchored on the folder's URL), which every metadata store
+so "the assets in bucket B" are the assets with a file in B's folder: found with the
+registry's own search (a ``$regex`` on the key part of file URLs), which every metadata store
 answers. Deleting a bucket is rare; that search is not indexed and need not be.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.errors import AssetNotFound, Conflict, FieldError, InvalidInput, NotFound
 from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem
 
@@ -54,45 +55,55 @@ def upload_bucket(store: AssetStore, name: str | None) -> str | None:
 
 
 def assets_in(store: AssetStore, name: str, limit: int | None = None) -> list[str]:
-    """The ids of assets with a file in the bucket's folder (all of them, or the first ``limit``)."""
-    from assets_registry.core.sources.asset_store import MARKER, bucket_folder
+    """The ids of assets with a file in the bucket's folder (all of them, or the first ``limit``).
 
-    marker = bucket_folder(name) + MARKER
-    try:
-        folder_url = store.blobs.stat(marker).url.removesuffix(MARKER)
-    except Exception:  # the marker vanished (the workers will remake it): write it to learn the URL
-        store.make_bucket(name, "bucket_recreated", "the bucket had vanished from the store: made again")
-        folder_url = store.blobs.stat(marker).url.removesuffix(MARKER)
-    folder = folder_url.removesuffix("/")  # b.<name>/ and b.<name>~<step>/ (mutated copies)
-    query = {"files.asset_file_url": {"$regex": "^" + re.escape(folder) + "(/|~[0-9]+/)"}}
+    The search matches the key part of file URLs (``assets/b.<name>/`` or a mutated copy's
+    ``assets/b.<name>~<n>/``), whatever store or endpoint the URL names; each match is then
+    confirmed by mapping its URL back to one of this store's keys, so a URL elsewhere that only
+    looks like one is not counted.
+    """
+    query = {"files.asset_file_url": {"$regex": re.escape(f"assets/b.{name}") + "(~[0-9]+)?/"}}
     found: list[str] = []
     after: str | None = None
     while limit is None or len(found) < limit:
         page = store.registry.search(query, _PAGE, after)
-        found += [str(document["asset_id"]) for document in page.documents]
+        found += [str(document["asset_id"]) for document in page.documents if _holds(store, name, document)]
         if page.next_after is None:
             break
         after = page.next_after
     return found[:limit] if limit is not None else found
 
 
-def empty_bucket(store: AssetStore, name: str, force: bool) -> None:
-    """Refuse (``BucketNotEmpty``) or, with ``force``, delete the assets uploaded into the bucket."""
-    from assets_registry.core.sources.asset_store import BucketNotEmpty
+def _holds(store: AssetStore, name: str, document: dict[str, Any]) -> bool:
+    for entry in document.get("files") or []:
+        key = store.blobs.key_for_url(str(entry.get("asset_file_url", ""))) or ""
+        folder = key.removeprefix(FILES_PREFIX).split("/", 1)[0]
+        if key.startswith(FILES_PREFIX) and folder.split("~", 1)[0] == f"b.{name}":
+            return True
+    return False
 
+
+def refuse_default(name: str) -> None:
     if name == DEFAULT_BUCKET:
         raise DefaultBucket(
             "The default bucket holds every upload made without ?bucket= and cannot be deleted; "
             "delete its assets one by one if they must go."
         )
-    if not force:
-        if shown := assets_in(store, name, 6):
-            listed = ", ".join(shown[:5]) + (" …" if len(shown) > 5 else "")
-            raise BucketNotEmpty(
-                f"The bucket {name!r} holds the assets {listed}; delete them first, "
-                "or use ?force=true to delete them too."
-            )
-        return
+
+
+def refuse_assets(store: AssetStore, name: str) -> None:
+    """``BucketNotEmpty`` naming the assets uploaded into the bucket, if any are."""
+    from assets_registry.core.sources.asset_store import BucketNotEmpty
+
+    if shown := assets_in(store, name, 6):
+        listed = ", ".join(shown[:5]) + (" …" if len(shown) > 5 else "")
+        raise BucketNotEmpty(
+            f"The bucket {name!r} holds the assets {listed}; delete them first, or use ?force=true to delete them too."
+        )
+
+
+def delete_assets(store: AssetStore, name: str) -> None:
+    """Every asset uploaded into the bucket (its files go with it)."""
     for asset_id in assets_in(store, name):
         try:
             store.registry.delete(asset_id)

@@ -53,6 +53,7 @@ REASONS: tuple[Reason, ...] = (
     Reason("bucket_policy_updated", "Ready", "BucketPolicyUpdated", False, "the policy is now {policy!r}"),
     Reason("bucket_verified", "Ready", "BucketCreated", False, "the bucket was checked and is there"),
     Reason("bucket_recreated", "Ready", "BucketNotFound", False, "the bucket had vanished from the store: made again"),
+    Reason("bucket_deleting", "Terminating", "(none)", False, "the bucket is being deleted"),
     Reason(
         "bucket_verification_failure", "Failed", "BucketVerificationFailure", True, "the store did not answer: {what}"
     ),
