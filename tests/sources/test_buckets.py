@@ -272,7 +272,7 @@ def test_a_client_url_naming_a_bucket_folder_opens_no_store(make_store: Any, tmp
     created = store.client.simulate_post("/assets", json=document)
     assert created.status_code == 201, created.text
     assert not (folders / "made-up").exists()
-    assert "made-up" not in store.services.blobs._stores  # type: ignore[attr-defined]
+    assert "made-up" not in store.services.blobs._stores
 
 
 def test_bucket_blobs_url_is_refused_while_the_blob_store_holds_a_buckets_files(
