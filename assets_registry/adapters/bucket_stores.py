@@ -23,22 +23,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import groupby
 
-from assets_registry.core.bundles.keys import FILES_PREFIX
+from assets_registry.core.bucket_names import FILES_PREFIX, bucket_of_key
 from assets_registry.core.ports import BlobInfo, BlobStore, StoredBlob
-from assets_registry.core.sources.model import BUCKET_NAME
 
 PLACEHOLDER = "{bucket}"
 _MARKER = ".bucket"
 _BUCKET_IN_URL = re.compile(r"assets/b\.([a-z0-9][a-z0-9-]{1,61}[a-z0-9])(?:~[0-9]+)?/")
-
-
-def bucket_of(key: str) -> str | None:
-    """The registry bucket whose folder holds ``key`` (``assets/b.<name>[~<step>]/…``), if any."""
-    if not key.startswith(FILES_PREFIX + "b."):
-        return None
-    folder = key[len(FILES_PREFIX) + 2 :].split("/", 1)[0]
-    name = folder.split("~", 1)[0]
-    return name if BUCKET_NAME.fullmatch(name) else None
 
 
 class BucketStores:
@@ -83,13 +73,13 @@ class BucketStores:
         return self.store_of(bucket)
 
     def _route(self, key: str) -> BlobStore:
-        bucket = bucket_of(key)
+        bucket = bucket_of_key(key)
         return self.main if bucket is None else self.store_of(bucket)
 
     # -- the port ------------------------------------------------------------------------
 
     def put(self, key: str, chunks: Iterable[bytes], transient: bool = False) -> BlobInfo:
-        bucket = bucket_of(key)
+        bucket = bucket_of_key(key)
         if bucket is None:
             return self.main.put(key, chunks, transient)
         if key != f"{FILES_PREFIX}b.{bucket}/{_MARKER}":
@@ -108,13 +98,13 @@ class BucketStores:
 
     def missing(self, keys: Sequence[str]) -> list[str]:
         gone: set[str] = set()
-        for bucket, group in groupby(sorted(keys, key=lambda k: bucket_of(k) or ""), key=bucket_of):
+        for bucket, group in groupby(sorted(keys, key=lambda k: bucket_of_key(k) or ""), key=bucket_of_key):
             store = self.main if bucket is None else self.store_of(bucket)
             gone.update(store.missing(list(group)))
         return [key for key in keys if key in gone]
 
     def read_many(self, items: Iterable[tuple[str, int]]) -> Iterator[bytes]:
-        for bucket, run in groupby(items, key=lambda item: bucket_of(item[0])):
+        for bucket, run in groupby(items, key=lambda item: bucket_of_key(item[0])):
             store = self.main if bucket is None else self.store_of(bucket)
             yield from store.read_many(list(run))
 
@@ -122,7 +112,7 @@ class BucketStores:
         self._route(key).delete(key)
 
     def listing(self, folder: str) -> Iterator[StoredBlob]:
-        bucket = bucket_of(folder)
+        bucket = bucket_of_key(folder)
         if bucket is not None:
             yield from self.store_of(bucket).listing(folder)
             return
@@ -139,7 +129,7 @@ class BucketStores:
                 known = name in self._stores
             if known or self._exists(name):
                 key = self.store_of(name).key_for_url(url)
-                if key is not None and bucket_of(key) == name:
+                if key is not None and bucket_of_key(key) == name:
                     return key
         return self.main.key_for_url(url)
 

@@ -16,9 +16,9 @@ from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
+from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
-from assets_registry.core.sources.model import DEFAULT_BUCKET
 
 
 def check_setup(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Document = dict[str, Any]
-CatalogKind = Literal["buckets", "sources"]
+CatalogKind = Literal["buckets", "sources", "tokens"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class CatalogRecord:
 
 @runtime_checkable
 class CatalogStore(Protocol):
-    """Keeps the Asset Store's declarations (``core.sources``): buckets by name, sources by asset id.
+    """Keeps the Asset Store's declarations (``core.sources``): buckets by name, sources by asset
+    id; and the access tokens (``core.access``) by their public id.
 
     Records are JSON documents written by compare-and-set on their version, so that the API
     and any number of workers change them without locks: a write at a stale version raises

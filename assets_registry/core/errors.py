@@ -124,12 +124,12 @@ class JobNotFound(NotFound):
 
 
 class RecordNotFound(NotFound):
-    """No bucket or source of that name (``CatalogStore``)."""
+    """No bucket, source or token of that key (``CatalogStore``)."""
 
     code = "not_found"
 
     def __init__(self, kind: str, key: str) -> None:
-        what = {"buckets": "bucket", "sources": "source"}.get(kind, kind)
+        what = {"buckets": "bucket", "sources": "source", "tokens": "token"}.get(kind, kind)
         super().__init__(f"No {what} is called {key!r}.")
         self.code = f"{what}_not_found"
         self.kind, self.key = kind, key

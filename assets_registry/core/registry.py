@@ -3,6 +3,10 @@
 Every write goes through ``_checked``: the document is validated as a whole by the model,
 then by every configured validator, before the store sees it. The ZIP ingest uses
 ``create`` too, so a bundle's asset obeys the same rules as one posted to ``/assets``.
+
+A request acting as a token limited to some buckets (``core.access.current()``) sees only
+their assets: lookups and search drop the others from each page, a single asset outside
+them is not found, and a new asset must go into one of them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from assets_registry.core.errors import FieldError, ForeignBlob, InvalidAsset, RevisionMismatch
+from assets_registry.core import access
+from assets_registry.core.errors import AssetNotFound, FieldError, ForeignBlob, InvalidAsset, RevisionMismatch
 from assets_registry.core.filters import FilterLimits, compile_filter
 from assets_registry.core.lookups import Lookup
 from assets_registry.core.model import Asset, asset_from_document, asset_to_document
@@ -70,7 +75,11 @@ class Registry:
         """
         asset = self._checked(document)
         self._foreign_blobs(asset, own_keys)
-        return self.store.insert(asset_to_document(asset))
+        new = asset_to_document(asset)
+        principal = access.current()
+        if principal is not None:
+            principal.require_bucket(access.bucket_of_document(new, self.blob_key))
+        return self.store.insert(new)
 
     def update(self, asset_id: str, changes: Any, expected_revision: int | None = None) -> StoredAsset:
         """Change only the top-level fields given; the result is validated as a whole.
@@ -142,7 +151,7 @@ class Registry:
         for attempt in range(_UPDATE_RETRIES):
             if attempt:
                 _back_off(attempt)
-            current = self.store.get(asset_id)
+            current = self._seen(self.store.get(asset_id))
             if expected_revision is not None and current.revision != expected_revision:
                 raise RevisionMismatch(asset_id)
             try:
@@ -199,7 +208,7 @@ class Registry:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, asset_id: str) -> StoredAsset:
-        return self.store.get(asset_id)
+        return self._seen(self.store.get(asset_id))
 
     def lookup(self, lookup: Lookup, value: str, limit: int | None = None, after: str | None = None) -> Page:
         size = self.page_limits.resolve(limit)
@@ -209,12 +218,32 @@ class Registry:
             Lookup.TAG: self.store.find_by_tag,
             Lookup.API_ROUTE: self.store.find_by_api_route,
         }
-        return finders[lookup](value, size, after)
+        return self._seen_page(finders[lookup](value, size, after))
 
     def search(self, filter_document: Any, limit: int | None = None, after: str | None = None) -> Page:
         """Assets matching a filter in the accepted subset of MongoDB queries."""
         flt = compile_filter(filter_document, self.filter_limits)
-        return self.store.find(flt, self.page_limits.resolve(limit), after)
+        return self._seen_page(self.store.find(flt, self.page_limits.resolve(limit), after))
+
+    # -- what a limited token sees -------------------------------------------------------
+
+    def _limits(self) -> frozenset[str] | None:
+        principal = access.current()
+        return None if principal is None else principal.buckets
+
+    def _seen(self, stored: StoredAsset) -> StoredAsset:
+        buckets = self._limits()
+        if buckets is not None and access.bucket_of_document(stored.document, self.blob_key) not in buckets:
+            raise AssetNotFound(stored.asset_id)  # not even its existence is told
+        return stored
+
+    def _seen_page(self, page: Page) -> Page:
+        """The page without the assets of other buckets; its cursor unchanged (a page may come out short)."""
+        buckets = self._limits()
+        if buckets is None:
+            return page
+        kept = [d for d in page.documents if access.bucket_of_document(d, self.blob_key) in buckets]
+        return Page(kept, page.next_after)
 
 
 def _same_json(a: Any, b: Any) -> bool:

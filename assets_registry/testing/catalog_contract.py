@@ -28,8 +28,11 @@ class CatalogStoreContract:
     def test_kinds_are_apart(self, catalog: CatalogStore) -> None:
         catalog.insert("buckets", "x", {"kind": "bucket"})
         catalog.insert("sources", "x", {"kind": "source"})
+        catalog.insert("tokens", "x", {"kind": "token"})
         assert catalog.get("buckets", "x").document == {"kind": "bucket"}
         assert catalog.get("sources", "x").document == {"kind": "source"}
+        assert catalog.get("tokens", "x").document == {"kind": "token"}
+        assert [r.key for r in catalog.records("tokens", 10)] == ["x"]
 
     def test_a_key_is_inserted_once(self, catalog: CatalogStore) -> None:
         catalog.insert("sources", "a", {})

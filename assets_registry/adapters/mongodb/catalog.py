@@ -30,7 +30,7 @@ class MongoCatalogStore:
         database = self._connection.collection.database
         base = self._connection.target.collection
         self._collections: dict[str, Collection[Stored]] = {
-            kind: database[f"{base}_{kind}"] for kind in ("buckets", "sources")
+            kind: database[f"{base}_{kind}"] for kind in ("buckets", "sources", "tokens")
         }
         self._indexed = False
 

@@ -18,7 +18,7 @@ from assets_registry.adapters.sqlite.connections import Connections
 from assets_registry.core.errors import RecordChanged, RecordExists, RecordNotFound
 from assets_registry.core.ports import CatalogKind, CatalogRecord, Document
 
-KINDS: tuple[CatalogKind, ...] = ("buckets", "sources")
+KINDS: tuple[CatalogKind, ...] = ("buckets", "sources", "tokens")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalog_{kind} (
     key TEXT PRIMARY KEY,

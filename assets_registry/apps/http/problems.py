@@ -15,7 +15,7 @@ from typing import Any
 import falcon
 import msgspec
 
-from assets_registry.core import errors
+from assets_registry.core import access, errors
 
 log = logging.getLogger("assets_registry.http")
 
@@ -23,6 +23,8 @@ PROBLEM_JSON = "application/problem+json"
 
 _STATUS: tuple[tuple[type[errors.RegistryError], int], ...] = (
     (errors.AssetExists, 400),  # the seed's contract: an existing id is a 400
+    (access.Unauthenticated, 401),
+    (access.Forbidden, 403),
     (errors.TooLarge, 413),
     (errors.RevisionMismatch, 412),
     (errors.InvalidInput, 400),
@@ -57,6 +59,8 @@ def handle_registry_error(
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.InvalidInput) and exc.errors:
         extra["errors"] = [{"path": e.path, "message": e.message} for e in exc.errors]
+    if isinstance(exc, access.Unauthenticated):
+        resp.set_header("WWW-Authenticate", 'Bearer realm="assets-registry"')
     if isinstance(exc, errors.BackendUnavailable):
         resp.set_header("Retry-After", str(exc.retry_after))
         extra["backend"] = exc.backend

@@ -20,8 +20,9 @@
 
 from __future__ import annotations
 
+from assets_registry.core.bucket_names import FILES_PREFIX
+
 STAGING_PREFIX = "staging/"
-FILES_PREFIX = "assets/"
 FRAMES_PREFIX = "zip-frames/v1/"
 ARCHIVE_SUFFIX = ".zip"
 _MANIFEST_SUFFIX = ".early.json"
@@ -77,3 +78,19 @@ def unmutated_key(key: str) -> str:
 def frames_key(manifest_sha256: str) -> str:
     """Where the frames for the ``asset.json`` of this SHA-256 (hex) are kept."""
     return FRAMES_PREFIX + manifest_sha256
+
+
+__all__ = [
+    "ARCHIVE_SUFFIX",
+    "FILES_PREFIX",
+    "FRAMES_PREFIX",
+    "STAGING_PREFIX",
+    "bucket_of",
+    "file_key",
+    "frames_key",
+    "manifest_key",
+    "mutated_key",
+    "services_key",
+    "staged_key",
+    "unmutated_key",
+]

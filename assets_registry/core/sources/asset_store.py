@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.bundles.steps import StepCatalog
 from assets_registry.core.errors import (
@@ -27,7 +28,7 @@ from assets_registry.core.errors import (
 from assets_registry.core.ports import BlobStore, CatalogRecord, CatalogStore, Document
 from assets_registry.core.registry import Registry
 from assets_registry.core.sources.bucket_contents import delete_assets, refuse_assets, refuse_default
-from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem, bucket_spec, source_spec
+from assets_registry.core.sources.model import bucket_spec, source_spec
 
 _TRIES = 20
 MARKER = ".bucket"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.errors import AssetNotFound, Conflict, FieldError, InvalidInput, NotFound
-from assets_registry.core.sources.model import DEFAULT_BUCKET, bucket_name_problem
 
 if TYPE_CHECKING:
     from assets_registry.core.sources.asset_store import AssetStore

@@ -8,28 +8,19 @@ or a Swift container later without renaming.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import re2
 
+from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.errors import FieldError, InvalidInput
 from assets_registry.core.identifiers import id_problem
 
 POLICIES = ("none", "readonly", "writeonly", "readwrite")
 MODES = ("single", "package", "index")
-DEFAULT_BUCKET = "default"
-BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
-"""Matched whole (``fullmatch``): ``$`` would let a name end in a newline."""
 _SOURCE_FIELDS = {"bucket", "url", "mode", "filter", "asset", "services", "parameters"}
 _ASSET_FIELDS_NOT_DECLARED = {"asset_id", "files", "asset_file_ids"}
-
-
-def bucket_name_problem(name: str) -> str | None:
-    if not BUCKET_NAME.fullmatch(name):
-        return "must be 3 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
-    return None
 
 
 def bucket_spec(name: str, body: Any) -> dict[str, Any]:
