@@ -69,6 +69,7 @@ def add_commands(commands: Any, url_help: str) -> None:
     wait.add_argument("--timeout", type=float, default=600.0, metavar="S", help="give up after S seconds (600)")
     for parser in (listed, shown, put, deleted, apply, got, dropped, wait):
         parser.add_argument("--url", help=url_help)
+        parser.add_argument("--token", help="access token (default: $ASSETS_TOKEN)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         ("sources", "delete"): _sources_delete,
         ("sources", "wait"): _sources_wait,
     }[(args.command, args.action)]
-    return run_client(server_url(args.url), lambda client: handler(client, args) or 0)
+    return run_client(server_url(args.url), lambda client: handler(client, args) or 0, args.token)
 
 
 def _seg(value: str) -> str:

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from assets_registry.apps import catalog_cli
+from assets_registry.apps import catalog_cli, tokens_cli
 from assets_registry.apps.memory import limit_malloc_arenas
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.errors import ConfigurationError, RegistryError
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--routes", choices=["all", "read", "write"], help="serve only read or write routes")
     serve.add_argument("--workers", type=int, help="server processes (default 2)")
     serve.add_argument("--threads", type=int, help="threads per process (default 8)")
+    serve.add_argument(
+        "--allow-anonymous", action="store_true", help="with auth=off, bind non-loopback addresses anyway"
+    )
 
     worker = commands.add_parser("worker", help="run upload jobs taken from the job tracker (scale out)")
     _common(worker)
@@ -84,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--url", help=url_help)
     download.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
     catalog_cli.add_commands(commands, url_help)
+    tokens_cli.add_commands(commands, _common)
+    for name in ("upload", "download"):
+        commands.choices[name].add_argument("--token", help="access token (default: $ASSETS_TOKEN)")
     return parser  # fmt: skip
 
 
@@ -96,6 +102,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     for name in ("bind", "routes", "workers", "threads"):
         flags[name] = getattr(args, name, None)
+    if getattr(args, "allow_anonymous", False):
+        flags["allow_anonymous"] = True
     if args.command == "worker":  # a worker's threads run jobs, not requests
         flags["job_threads"], flags["threads"] = flags["threads"], None
     return load_settings(args.config, **flags)
@@ -194,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
 
         url = client.server_url(args.url)
         if args.command == "upload":
-            return client.upload(url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket)
-        return client.download(url, args.asset_id, args.output, args.quiet)
+            return client.upload(
+                url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, token=args.token
+            )
+        return client.download(url, args.asset_id, args.output, args.quiet, token=args.token)
     try:
         settings = _settings(args)
         if args.command in ("serve", "worker"):
@@ -212,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             _collect(settings, args.dry_run, args.grace)
         elif args.command == "config":
             _show_config(settings)
+        elif args.command == "tokens":
+            tokens_cli.run(settings, args)
     except RegistryError as exc:
         if getattr(args, "debug", False):
             traceback.print_exception(exc)  # with its cause: a plugin's import error, say

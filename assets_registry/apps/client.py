@@ -49,6 +49,7 @@ def upload(
     quiet: bool = False,
     services: str = "",
     bucket: str = "",
+    token: str | None = None,
 ) -> int:
     """Upload ``path`` to ``POST /zip/upload``, print the upload id; with ``wait``, follow the job.
 
@@ -61,10 +62,10 @@ def upload(
         print(upload_id, flush=True)
         return _wait_for(client, upload_id, timeout, quiet) if wait else 0
 
-    return run_client(url, run)
+    return run_client(url, run, token)
 
 
-def download(url: str, asset_id: str, output: str | None = None, quiet: bool = False) -> int:
+def download(url: str, asset_id: str, output: str | None = None, quiet: bool = False, token: str | None = None) -> int:
     """Save ``GET /zip/download/{asset_id}`` to ``output``: a file, a folder, or ``-`` for stdout.
 
     The default is ``<asset_id>.zip`` in the current folder, the name the server suggests.
@@ -77,7 +78,7 @@ def download(url: str, asset_id: str, output: str | None = None, quiet: bool = F
         _fetch_bundle(client, asset_id, target, quiet)
         return 0
 
-    return run_client(url, run)
+    return run_client(url, run, token)
 
 
 # -- upload ---------------------------------------------------------------------------
@@ -245,10 +246,15 @@ def _check_length(asset_id: str, received: int, expected: int | None) -> None:
 # -- shared ---------------------------------------------------------------------------
 
 
-def run_client(url: str, action: Callable[[httpx.Client], int]) -> int:
-    """Run ``action`` with a client for ``url``, turning every expected failure into one line."""
+def run_client(url: str, action: Callable[[httpx.Client], int], token: str | None = None) -> int:
+    """Run ``action`` with a client for ``url``, turning every expected failure into one line.
+
+    ``token`` (else ``$ASSETS_TOKEN``) goes in every request's ``Authorization`` header.
+    """
+    token = token or os.environ.get("ASSETS_TOKEN") or None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as client:
+        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT, headers=headers) as client:
             return action(client)
     except CommandError as exc:
         message = str(exc)

@@ -9,6 +9,7 @@ after ``fork()``, so no connection crosses processes). Tests override providers 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from assets_registry.adapters.fetch import HttpFetcher
 from assets_registry.adapters.webhooks import make_services
 from assets_registry.apps.memory import release_free_memory
 from assets_registry.apps.settings import Settings
+from assets_registry.core.access import Tokens
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.errors import RecordNotFound
@@ -67,6 +69,30 @@ def make_blobs(plugins: Plugins, settings: Settings, catalog: CatalogStore) -> B
     return BucketStores(main, open_store, bucket_names, bucket_exists)
 
 
+def auth_key(settings: Settings) -> bytes:
+    """The key tokens are hashed with: ``auth_key``, else ``<data_dir>/auth.key`` (made once, mode 0600).
+
+    Every process that checks tokens must have the same key: on one host they share the data
+    dir; across hosts, give them ``ASSETS_AUTH_KEY``.
+    """
+    given = settings.auth_key.get_secret_value()
+    if given:
+        return given.encode()
+    path = settings.data_dir / "auth.key"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secrets.token_hex(32))
+    return path.read_bytes().strip()
+
+
+def make_tokens(settings: Settings, catalog: CatalogStore) -> Tokens:
+    return Tokens(catalog, auth_key(settings))
+
+
 def _context(url: str, settings: Settings) -> AdapterContext:
     return AdapterContext(url=BackendURL(url), data_dir=settings.data_dir, environ=dict(os.environ))
 
@@ -100,6 +126,7 @@ class Services:
     janitor: Janitor
     asset_store: AssetStore
     imports: SourceImports
+    tokens: Tokens
 
     def __post_init__(self) -> None:
         # Upload jobs into a named bucket register only while it is Ready (a delete may be under way).
@@ -174,6 +201,7 @@ class Container(containers.DeclarativeContainer):
         lease_seconds=settings.provided.lease_seconds,
         check_seconds=settings.provided.source_check_seconds,
     )
+    tokens = providers.Singleton(make_tokens, settings, catalog)
     services = providers.Singleton(
         Services,
         settings=settings,
@@ -184,6 +212,7 @@ class Container(containers.DeclarativeContainer):
         janitor=janitor,
         asset_store=asset_store,
         imports=imports,
+        tokens=tokens,
     )
 
 

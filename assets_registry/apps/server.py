@@ -7,6 +7,7 @@ of a crash loop. Each worker then builds its own container after ``fork()``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -93,6 +94,31 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
         return create_app(services, self.settings.routes, on_queued=workers.wake)
 
 
+def check_exposure(settings: Settings) -> None:
+    """Refuse to let anyone on a network change every asset by accident: with ``auth=off``, only
+    loopback addresses are bound unless ``allow_anonymous`` says that is meant."""
+    if settings.auth != "off" or settings.allow_anonymous:
+        return
+    exposed = [bind for bind in settings.bind if not _loopback(bind.rpartition(":")[0])]
+    if exposed:
+        raise ConfigurationError(
+            f"serve would bind {', '.join(exposed)} with auth=off: anyone who reaches it could change or delete "
+            "every asset. Set ASSETS_AUTH=tokens (and make tokens with `assets-registry tokens create`), bind "
+            "127.0.0.1, or pass --allow-anonymous if the network in front of it is trusted."
+        )
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
 def serve(settings: Settings) -> None:
+    check_exposure(settings)
     check_setup(settings)
     RegistryServer(settings).run()

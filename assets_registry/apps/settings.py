@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
+    auth: Literal["off", "tokens"] = Field(
+        "off", description="off: anyone who reaches the server may do anything; tokens: Bearer tokens with scopes"
+    )
+    auth_key: SecretStr = Field(
+        SecretStr(""),
+        description="the key tokens are hashed with (HMAC); empty: <data_dir>/auth.key, made on first use",
+    )
+    allow_anonymous: bool = Field(
+        False, description="let serve bind a non-loopback address with auth=off (anyone there may change anything)"
+    )
     bucket_blobs_url: str = Field(
         "",
         description="a blob-store URL holding {bucket}: each registry bucket's files in a store of its own "

@@ -103,6 +103,18 @@ def acting_as(principal: Principal) -> Iterator[None]:
         _current.reset(token)
 
 
+def require_bucket(bucket: str) -> None:
+    """``Forbidden`` unless the acting principal (if any) may touch the bucket."""
+    principal = _current.get()
+    if principal is not None:
+        principal.require_bucket(bucket)
+
+
+def sees(bucket: str) -> bool:
+    principal = _current.get()
+    return principal is None or principal.sees(bucket)
+
+
 def bucket_of_document(document: dict[str, Any], blob_key: Callable[[str], str | None] | None) -> str:
     """The bucket an asset lives in: that of its files' blobs (``assets/b.<name>/…``), else the default."""
     for entry in document.get("files") or []:

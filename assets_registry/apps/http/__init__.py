@@ -17,6 +17,7 @@ from assets_registry.apps.container import Services
 from assets_registry.apps.graphql_api import build_schema
 from assets_registry.apps.http import problems
 from assets_registry.apps.http.assets import AssetResource, AssetsResource
+from assets_registry.apps.http.auth import Authentication, TokenResource, TokensResource
 from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
@@ -57,13 +58,17 @@ _OTHER = {"read": "write", "write": "read"}
 def create_app(
     services: Services, routes: Routes = "all", on_queued: Callable[[], None] = lambda: None
 ) -> falcon.App[falcon.Request, falcon.Response]:
-    app = falcon.App(middleware=[LiteralIds()])
+    tokens = services.tokens if services.settings.auth == "tokens" else None
+    middleware: list[Any] = [LiteralIds(), Authentication(tokens, services.registry, services.asset_store)]
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
     registry = services.registry
     max_body = services.settings.max_body_bytes
 
     app.add_route("/healthz", HealthResource())
+    app.add_route("/tokens", TokensResource(services.tokens, max_body))
+    app.add_route("/tokens/{name}", TokenResource(services.tokens))
     app.add_route("/readyz", ReadinessResource(services))
     if routes in ("all", "read"):
         app.add_route("/query/by-id/{asset_id}", AssetByIdResource(registry))

@@ -130,6 +130,8 @@ class UploadStatusResource:
 
 
 class DownloadResource:
+    public_in_readable_buckets = True  # a readonly or readwrite bucket's assets download without a token
+
     def __init__(self, bundles: Bundles) -> None:
         self.bundles = bundles
 

@@ -16,6 +16,8 @@ from assets_registry.core.sources import AssetStore
 
 
 class GraphQLResource:
+    read_methods = ("POST",)  # queries only: a read, for the access check
+
     def __init__(
         self, schema: GraphQLSchema, registry: Registry, max_body_bytes: int, asset_store: AssetStore | None = None
     ) -> None:

@@ -11,11 +11,15 @@ from assets_registry.core.ports import BlobStore, JobTracker, MetadataStore
 
 
 class HealthResource:
+    open_to_all = True  # load balancers ask without a token
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         send_json(resp, {"status": "ok"})
 
 
 class ReadinessResource:
+    open_to_all = True
+
     def __init__(self, services: Services) -> None:
         self.parts: dict[str, MetadataStore | BlobStore | JobTracker] = {
             "metadata": services.registry.store,

@@ -44,6 +44,8 @@ class LookupResource:
 class SearchResource:
     """``POST /query/search``: the body is the filter (a subset of MongoDB's query language)."""
 
+    read_methods = ("POST",)  # a read, for the access check
+
     def __init__(self, registry: Registry, max_body_bytes: int) -> None:
         self.registry = registry
         self.max_body_bytes = max_body_bytes

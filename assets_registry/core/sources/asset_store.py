@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from assets_registry.core import access
 from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.bundles.steps import StepCatalog
@@ -70,6 +71,7 @@ class AssetStore:
 
     def put_bucket(self, name: str, body: Any) -> tuple[Document, bool]:
         spec = bucket_spec(name, body)
+        access.require_bucket(name)
         for _ in range(_TRIES):
             try:
                 record = self.catalog.get("buckets", name)
@@ -119,11 +121,14 @@ class AssetStore:
                 self.put_bucket(DEFAULT_BUCKET, {})
 
     def get_bucket(self, name: str) -> Document:
+        if not access.sees(name):
+            raise RecordNotFound("buckets", name)
         return self.bucket_answer(self.catalog.get("buckets", name).document)
 
     def list_buckets(self, limit: int, after: str | None = None) -> tuple[list[Document], str | None]:
         records = self.catalog.records("buckets", limit + 1, after)
-        return _paged([self.bucket_answer(r.document) for r in records], limit, "name")
+        page, next_after = _paged([r.document for r in records], limit, "name")
+        return [self.bucket_answer(d) for d in page if access.sees(d["name"])], next_after
 
     def delete_bucket(self, name: str, force: bool = False) -> None:
         """The bucket, once nothing uses it; with ``force``, its sources and assets first.
@@ -132,6 +137,7 @@ class AssetStore:
         running refuses to register into it (``bucket_open``); without ``force`` it is Ready again
         if an asset landed in it meanwhile.
         """
+        access.require_bucket(name)
         record = self.catalog.get("buckets", name)
         refuse_default(name)
         users = self.catalog.records("sources", 1000, bucket=name)
@@ -197,6 +203,7 @@ class AssetStore:
     def put_source(self, asset_id: str, body: Any) -> tuple[Document, bool]:
         spec = source_spec(asset_id, body)
         self.steps.check_names(spec["services"])
+        access.require_bucket(spec["bucket"])
         for _ in range(_TRIES):
             now = self.clock()
             try:
@@ -222,6 +229,7 @@ class AssetStore:
                     continue
                 return self.source_answer(document), True
             document = record.document
+            access.require_bucket(document["bucket"])  # moving a source out of a bucket is a change to it
             if document["spec"] == spec:
                 return self.source_answer(document), False
             generation = document["generation"] + 1
@@ -246,17 +254,22 @@ class AssetStore:
         raise RecordChanged("sources", asset_id)
 
     def get_source(self, asset_id: str) -> Document:
-        return self.source_answer(self.catalog.get("sources", asset_id).document)
+        document = self.catalog.get("sources", asset_id).document
+        if not access.sees(document["bucket"]):
+            raise RecordNotFound("sources", asset_id)
+        return self.source_answer(document)
 
     def list_sources(
         self, limit: int, after: str | None = None, bucket: str | None = None
     ) -> tuple[list[Document], str | None]:
         records = self.catalog.records("sources", limit + 1, after, bucket=bucket)
-        return _paged([self.source_answer(r.document) for r in records], limit, "asset_id")
+        page, next_after = _paged([r.document for r in records], limit, "asset_id")
+        return [self.source_answer(d) for d in page if access.sees(d["bucket"])], next_after
 
     def delete_source(self, asset_id: str) -> None:
         """The source, its asset (if the source made it) and every blob it wrote."""
         document = self.catalog.get("sources", asset_id).document
+        access.require_bucket(document["bucket"])
         self.catalog.delete("sources", asset_id)
         self.forget_asset(asset_id, document["uid"])
         self.delete_folders(document["bucket"], document["uid"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from assets_registry.core import access
 from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.errors import AssetNotFound, Conflict, FieldError, InvalidInput, NotFound
@@ -39,6 +40,7 @@ def upload_bucket(store: AssetStore, name: str | None) -> str | None:
     404 ``bucket_not_found`` for an unknown name, 409 ``bucket_not_ready`` for one whose
     last check failed: an upload waits for nothing, so it is refused rather than parked.
     """
+    access.require_bucket(name or DEFAULT_BUCKET)
     if not name or name == DEFAULT_BUCKET:
         return None
     if problem := bucket_name_problem(name):

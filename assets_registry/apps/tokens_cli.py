@@ -1,0 +1,77 @@
+"""``assets-registry tokens create|list|revoke``: access tokens, made where the backends are.
+
+Like ``gc``, these run against the configured backends (``--data-dir``, ``--config``, the
+``ASSETS_*`` settings), not through a server: they are how the first admin token comes to be.
+``create`` prints the token's record on stderr and the token itself as the last line of
+stdout, with nothing else on it (``TOKEN=$(assets-registry tokens create ci --scope write)``);
+it is shown this once and stored only as a keyed hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from assets_registry.apps.settings import Settings
+from assets_registry.core.access import SCOPES, parse_duration
+
+
+def add_commands(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    tokens = commands.add_parser("tokens", help="make, list and revoke access tokens (auth=tokens)")
+    actions = tokens.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new token; printed once, as the last line of stdout")
+    create.add_argument("name", metavar="NAME")
+    create.add_argument("--scope", choices=SCOPES, required=True, help="read, write (includes read) or admin")
+    create.add_argument(
+        "--bucket", action="append", default=[], metavar="B", help="limit it to this bucket (repeat for several)"
+    )
+    create.add_argument("--expires", metavar="DURATION", help="e.g. 30d, 12h, 45m (default: never)")
+    listed = actions.add_parser("list", help="names, scopes, buckets, created, last used, expiry (never secrets)")
+    listed.add_argument("--json", action="store_true", help="print JSON")
+    revoke = actions.add_parser("revoke", help="revoke a token: refused by every server from its next request")
+    revoke.add_argument("name", metavar="NAME")
+    for parser in (create, listed, revoke):
+        common(parser)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> None:
+    from assets_registry.apps.container import build_container
+
+    container = build_container(settings)
+    tokens = container.tokens()
+    try:
+        if args.action == "create":
+            expires = parse_duration(args.expires) if args.expires else None
+            secret, record = tokens.create(args.name, args.scope, tuple(args.bucket), expires)
+            print(json.dumps(record), file=sys.stderr)
+            print(secret, flush=True)
+        elif args.action == "list":
+            _show(tokens.listing(), args.json)
+        else:
+            record = tokens.revoke(args.name)
+            print(f"token/{record['name']} revoked")
+    finally:
+        container.catalog().close()
+
+
+def _when(value: float | None) -> str:
+    return "-" if value is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
+
+
+def _show(records: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(records, indent=2))
+        return
+    header = ["NAME", "SCOPE", "BUCKETS", "CREATED", "LAST_USED", "EXPIRES", "REVOKED"]
+    rows = [
+        [r["name"], r["scope"], ",".join(r["buckets"]) or "*", _when(r["created_at"]), _when(r["last_used_at"]),
+         _when(r["expires_at"]), _when(r["revoked_at"])]
+        for r in records
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
