@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -49,7 +50,7 @@ def test_seed_create_answers_201_with_the_stored_document(client: testing.TestCl
     assert result.json["profiles"][0]["asset_type"] == "model"
     assert result.json["asset_brief_description"] is None
     assert result.headers["location"] == "/query/by-id/asset-001"
-    assert result.headers["etag"] == '"1"'
+    assert re.fullmatch(r'"1\.[0-9a-f]{16}"', result.headers["etag"]), result.headers["etag"]
 
 
 def test_create_of_an_existing_id_is_400_and_keeps_the_original(client: testing.TestClient) -> None:
@@ -126,7 +127,7 @@ def test_seed_update_changes_only_the_given_field(filled: testing.TestClient) ->
     assert result.json["asset_brief_description"] == "Updated description"
     assert result.json["profiles"] == filled.simulate_get("/query/by-id/asset-001").json["profiles"]
     assert result.json["asset_uri"] == SEED_ASSET["asset_uri"]
-    assert result.headers["etag"] == '"2"'
+    assert re.fullmatch(r'"2\.[0-9a-f]{16}"', result.headers["etag"]), result.headers["etag"]
 
 
 def test_update_of_an_unknown_asset_is_404(client: testing.TestClient) -> None:
@@ -136,7 +137,7 @@ def test_update_of_an_unknown_asset_is_404(client: testing.TestClient) -> None:
 def test_update_to_an_invalid_asset_is_400_and_changes_nothing(filled: testing.TestClient) -> None:
     body = assert_problem(filled.simulate_put("/assets/asset-001", json={"asset_file_ids": "x"}), 400, "invalid_asset")
     assert body["errors"][0]["path"] == "asset_file_ids"
-    assert filled.simulate_get("/query/by-id/asset-001").headers["etag"] == '"1"'
+    assert filled.simulate_get("/query/by-id/asset-001").headers["etag"].startswith('"1.')
 
 
 def test_update_cannot_rename_an_asset(filled: testing.TestClient) -> None:
@@ -174,6 +175,23 @@ def test_delete_with_a_stale_if_match_is_412(filled: testing.TestClient) -> None
     filled.simulate_put("/assets/asset-001", json=SEED_UPDATE)
     assert_problem(filled.simulate_delete("/assets/asset-001", headers={"If-Match": '"1"'}), 412, "revision_mismatch")
     assert filled.simulate_delete("/assets/asset-001", headers={"If-Match": '"2"'}).status_code == 200
+
+
+def test_an_etag_never_names_two_contents_of_one_id_across_delete_and_re_create(filled: testing.TestClient) -> None:
+    first = filled.simulate_get("/query/by-id/asset-001").headers["etag"]
+    assert filled.simulate_delete("/assets/asset-001").status_code == 200
+    recreated = filled.simulate_post("/assets", json={**SEED_ASSET, "asset_version": "v9"})
+    assert recreated.status_code == 201
+    assert recreated.headers["etag"] != first and recreated.headers["etag"].startswith('"1.')
+    stale = filled.simulate_put("/assets/asset-001", json={"asset_version": "v10"}, headers={"If-Match": first})
+    assert_problem(stale, 412, "revision_mismatch")
+    fresh = filled.simulate_put(
+        "/assets/asset-001", json={"asset_version": "v10"}, headers={"If-Match": recreated.headers["etag"]}
+    )
+    assert fresh.status_code == 200
+    assert_problem(
+        filled.simulate_put("/assets/asset-001", json={}, headers={"If-Match": '"2.zz"'}), 400, "invalid_input"
+    )
 
 
 # -- GET /query/... -------------------------------------------------------------------------

@@ -1,35 +1,56 @@
 """The write routes of the seed: ``POST /assets``, ``PUT`` and ``DELETE /assets/{asset_id}``.
 
 Resources stay thin: read the body, call a ``Registry`` use case, render the answer. Each
-answer carries the asset's revision as ``ETag``; ``If-Match`` on PUT and DELETE makes the
-change conditional (412 if someone else changed the asset first).
+answer carries ``ETag: "<revision>.<digest>"``, the digest being the first 16 hex digits of the
+SHA-256 of the stored JSON, so an ETag never names two contents of one asset id, even across
+a delete and a re-create (revisions restart at 1). ``If-Match`` on PUT and DELETE makes the
+change conditional (412 if someone else changed the asset first); the bare ``"<revision>"``
+of earlier versions is still accepted there.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from urllib.parse import quote
 
 import falcon
+import msgspec
 
 from assets_registry.apps.http.bodies import read_json, send_json
-from assets_registry.core.errors import InvalidInput
+from assets_registry.core.errors import InvalidInput, RevisionMismatch
 from assets_registry.core.ports import StoredAsset
 from assets_registry.core.registry import Registry
 
+_HEX = re.compile(r"[0-9a-f]{16}")
+
+
+def digest(stored: StoredAsset) -> str:
+    text = stored.json if stored.json is not None else msgspec.json.encode(stored.document)
+    return hashlib.sha256(text).hexdigest()[:16]
+
 
 def etag(stored: StoredAsset) -> str:
-    return f'"{stored.revision}"'
+    return f'"{stored.revision}.{digest(stored)}"'
 
 
-def expected_revision(req: falcon.Request) -> int | None:
-    """The revision an ``If-Match`` header names (None if absent or ``*``)."""
+def expected_revision(req: falcon.Request, registry: Registry, asset_id: str) -> int | None:
+    """The revision an ``If-Match`` header names (None if absent or ``*``); with a digest, the
+    stored version must have that content too (``RevisionMismatch`` otherwise)."""
     header = req.get_header("If-Match")
     if header is None or header.strip() == "*":
         return None
     tag = header.strip().removeprefix("W/").strip('"')
-    if not (tag.isascii() and tag.isdigit()):  # int() would take '²' or Arabic digits
-        raise InvalidInput(f"If-Match must be an ETag this server sent, such as '\"3\"'; got {header!r}.")
-    return int(tag)
+    revision, dot, wanted = tag.partition(".")
+    if not (revision.isascii() and revision.isdigit()) or (dot and not _HEX.fullmatch(wanted)):
+        raise InvalidInput(
+            f"If-Match must be an ETag this server sent, such as '\"3.5d41402abc4b2a76\"'; got {header!r}."
+        )
+    if dot:
+        current = registry.get(asset_id)
+        if current.revision != int(revision) or digest(current) != wanted:
+            raise RevisionMismatch(asset_id)
+    return int(revision)
 
 
 def send_asset(resp: falcon.Response, stored: StoredAsset, status: int = 200) -> None:
@@ -59,8 +80,8 @@ class AssetResource:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         changes = read_json(req, self.max_body_bytes)
-        send_asset(resp, self.registry.update(asset_id, changes, expected_revision(req)))
+        send_asset(resp, self.registry.update(asset_id, changes, expected_revision(req, self.registry, asset_id)))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
-        self.registry.delete(asset_id, expected_revision(req))
+        self.registry.delete(asset_id, expected_revision(req, self.registry, asset_id))
         send_json(resp, {"success": True, "asset_id": asset_id})
