@@ -134,8 +134,9 @@ class Services:
 
     def close(self) -> None:
         self.janitor.drain()  # the blobs of versions just replaced go before the connections do
-        for part in (self.registry.store, self.blobs, self.jobs, self.asset_store.catalog):
-            part.close()
+        for part in (self.registry.store, self.blobs, self.jobs, self.asset_store.catalog, self.registry.history):
+            if part is not None:
+                part.close()
 
 
 class Container(containers.DeclarativeContainer):
@@ -143,6 +144,7 @@ class Container(containers.DeclarativeContainer):
     plugins = providers.Singleton(load_plugins, settings)
     metadata = providers.Singleton(make_adapter, plugins, "metadata", settings.provided.metadata_url, settings)
     catalog = providers.Singleton(make_adapter, plugins, "catalog", settings.provided.catalog_store_url, settings)
+    history = providers.Singleton(make_adapter, plugins, "history", settings.provided.metadata_url, settings)
     blobs = providers.Singleton(make_blobs, plugins, settings, catalog)
     jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)
@@ -154,7 +156,14 @@ class Container(containers.DeclarativeContainer):
         PageLimits, default=settings.provided.page_default, maximum=settings.provided.page_max
     )
     registry = providers.Singleton(
-        Registry, store=metadata, validators=validators, page_limits=page_limits, blob_key=blobs.provided.key_for_url
+        Registry,
+        store=metadata,
+        validators=validators,
+        page_limits=page_limits,
+        blob_key=blobs.provided.key_for_url,
+        history_store=history,
+        keep_revisions=settings.provided.keep_revisions,
+        keep_revision_days=settings.provided.keep_revision_days,
     )
     bundle_limits = providers.Singleton(
         BundleLimits,

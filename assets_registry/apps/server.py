@@ -19,15 +19,16 @@ from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
 from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.errors import ConfigurationError
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore
 
 
 def check_setup(settings: Settings) -> None:
     """Build everything once and ask each backend to answer; raise with the reason if not."""
     container = build_container(settings)
-    built: list[MetadataStore | BlobStore | JobTracker | CatalogStore] = []
+    built: list[MetadataStore | BlobStore | JobTracker | CatalogStore | HistoryStore] = []
     try:
-        for provider in (container.metadata, container.blobs, container.jobs, container.catalog):
+        for provider in (container.metadata, container.blobs, container.jobs, container.catalog, container.history):
             built.append(provider())
             built[-1].check()
         blobs = built[1]

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     allow_anonymous: bool = Field(
         False, description="let serve bind a non-loopback address with auth=off (anyone there may change anything)"
     )
+    keep_revisions: int = Field(0, ge=0, description="earlier revisions kept per asset (0: all)")
+    keep_revision_days: float = Field(0.0, ge=0, description="days earlier revisions are kept (0: forever)")
     bucket_blobs_url: str = Field(
         "",
         description="a blob-store URL holding {bucket}: each registry bucket's files in a store of its own "

@@ -115,6 +115,14 @@ class BlobNotFound(NotFound):
         self.key = key
 
 
+class RevisionNotFound(NotFound):
+    code = "revision_not_found"
+
+    def __init__(self, asset_id: str, n: int) -> None:
+        super().__init__(f"No revision {n} of the asset {asset_id!r} is kept.")
+        self.asset_id, self.n = asset_id, n
+
+
 class JobNotFound(NotFound):
     code = "upload_not_found"
 

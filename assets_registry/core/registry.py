@@ -4,6 +4,10 @@ Every write goes through ``_checked``: the document is validated as a whole by t
 then by every configured validator, before the store sees it. The ZIP ingest uses
 ``create`` too, so a bundle's asset obeys the same rules as one posted to ``/assets``.
 
+Every write is recorded in the history (``core.history``): in the store's own transaction
+where it can (it takes the ``pending()`` change), right after the write otherwise; the
+versions written are kept as revisions, pruned to ``keep_revisions`` / ``keep_revision_days``.
+
 A request acting as a token limited to some buckets (``core.access.current()``) sees only
 their assets: lookups and search drop the others from each page, a single asset outside
 them is not found, and a new asset must go into one of them.
@@ -11,6 +15,7 @@ them is not found, and a new asset must go into one of them.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -18,15 +23,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from assets_registry.core import access
+from assets_registry.core import access, history
 from assets_registry.core.errors import AssetNotFound, FieldError, ForeignBlob, InvalidAsset, RevisionMismatch
 from assets_registry.core.filters import FilterLimits, compile_filter
 from assets_registry.core.lookups import Lookup
 from assets_registry.core.model import Asset, asset_from_document, asset_to_document
 from assets_registry.core.pagination import PageLimits
-from assets_registry.core.ports import MetadataStore, Page, StoredAsset, Validator
+from assets_registry.core.ports import Document, MetadataStore, Page, StoredAsset, Validator
 
 _T = TypeVar("_T")
+log = logging.getLogger(__name__)
 _UPDATE_RETRIES = 40
 _UPDATE_BACKOFF_SECONDS = 0.002
 _UPDATE_BACKOFF_MAX_SECONDS = 0.05
@@ -42,11 +48,16 @@ class Registry:
         page_limits: PageLimits | None = None,
         filter_limits: FilterLimits | None = None,
         blob_key: Callable[[str], str | None] | None = None,
+        history_store: history.HistoryStore | None = None,
+        keep_revisions: int = 0,
+        keep_revision_days: float = 0.0,
     ) -> None:
         """``blob_key`` is the blob store's ``key_for_url``: a file URL into the registry's own
         store must name a blob of that same asset (see ``_foreign_blobs``)."""
         self.store = store
         self.blob_key = blob_key
+        self.history = history_store
+        self.keep_revisions, self.keep_revision_days = keep_revisions, keep_revision_days
         self.validators = tuple(validators)
         self.page_limits = page_limits or PageLimits()
         self.filter_limits = filter_limits or FilterLimits()
@@ -79,7 +90,7 @@ class Registry:
         principal = access.current()
         if principal is not None:
             principal.require_bucket(access.bucket_of_document(new, self.blob_key))
-        return self.store.insert(new)
+        return self._recorded("asset.created", new, new, None, lambda: self.store.insert(new))
 
     def update(self, asset_id: str, changes: Any, expected_revision: int | None = None) -> StoredAsset:
         """Change only the top-level fields given; the result is validated as a whole.
@@ -125,7 +136,13 @@ class Registry:
         new = asset_to_document(asset)
         if _same_json(new, current.document):
             return current
-        updated = self.store.update(current.asset_id, new, current.revision)
+        updated = self._recorded(
+            "asset.updated",
+            new,
+            new,
+            current.revision,
+            lambda: self.store.update(current.asset_id, new, current.revision),
+        )
         self._replaced_by_write(current)
         return updated
 
@@ -135,12 +152,15 @@ class Registry:
         With listeners, the version deleted is read first and the delete made at its
         revision, so that they hear of exactly the version that went.
         """
-        if not self._replaced:
+        if not self._replaced and self.history is None:
             self.store.delete(asset_id, expected_revision)
             return
 
         def write(current: StoredAsset) -> None:
-            self.store.delete(asset_id, current.revision)
+            self._recorded(
+                "asset.deleted", current.document, None, current.revision,
+                lambda: self.store.delete(asset_id, current.revision),
+            )  # fmt: skip
             self._replaced_by_write(current)
 
         self._on_fresh_version(asset_id, expected_revision, write)
@@ -224,6 +244,31 @@ class Registry:
         """Assets matching a filter in the accepted subset of MongoDB queries."""
         flt = compile_filter(filter_document, self.filter_limits)
         return self._seen_page(self.store.find(flt, self.page_limits.resolve(limit), after))
+
+    # -- the history ----------------------------------------------------------------------
+
+    def _recorded(
+        self, action: str, about: Document, document: Document | None, before: int | None, write: Callable[[], _T]
+    ) -> _T:
+        """``write()``, its change recorded: by the store in its transaction if it takes it, else after."""
+        if self.history is None:
+            return write()
+        bucket = access.bucket_of_document(about, self.blob_key)
+        note = history.Pending(history.change(action, asset_id=str(about["asset_id"]), bucket=bucket), document)
+        with history.recording(note):
+            result = write()
+        try:
+            if not note.taken:
+                after = result.revision if isinstance(result, StoredAsset) else None
+                self.history.append(note.take(before, after), document)
+            if document is not None and (self.keep_revisions or self.keep_revision_days):
+                days = self.keep_revision_days
+                self.history.prune(
+                    note.change.asset_id or "", self.keep_revisions, time.time() - days * 86400 if days else None
+                )
+        except Exception:  # the write is done; its record is what failed
+            log.exception("the %s of %s could not be recorded in the history", action, about.get("asset_id"))
+        return result
 
     # -- what a limited token sees -------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, cast, overload
 import pluggy
 
 from assets_registry.core.errors import ConfigurationError, RegistryError
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, MetadataStore, Validator
 from assets_registry.plugins import PROJECT_NAME, hookspecs
 from assets_registry.plugins.guards import (
@@ -38,13 +39,14 @@ BLOCK_ENV = "ASSETS_DISABLE_PLUGINS"
 """Where an operator names plugins not to load (``ASSETS_DISABLE_PLUGINS=sqlite,my-plugin``).
 
 Read by the settings (``Settings.disable_plugins``), never here: error messages name it."""
-Adapter = MetadataStore | BlobStore | JobTracker | CatalogStore
+Adapter = MetadataStore | BlobStore | JobTracker | CatalogStore | HistoryStore
 _T = TypeVar("_T")
 _PORT_TYPES: dict[PortName, type] = {
     "metadata": MetadataStore,
     "blobs": BlobStore,
     "jobs": JobTracker,
     "catalog": CatalogStore,
+    "history": HistoryStore,
 }
 
 
@@ -199,6 +201,8 @@ class Plugins:
     def make_adapter(self, port: Literal["jobs"], context: AdapterContext) -> JobTracker: ...
     @overload
     def make_adapter(self, port: Literal["catalog"], context: AdapterContext) -> CatalogStore: ...
+    @overload
+    def make_adapter(self, port: Literal["history"], context: AdapterContext) -> HistoryStore: ...
     @overload
     def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter: ...
     def make_adapter(self, port: PortName, context: AdapterContext) -> Adapter:

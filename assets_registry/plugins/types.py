@@ -10,8 +10,8 @@ from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 _SECRET = re.compile(r"password|secret|token|credential|^key$", re.IGNORECASE)
-PortName = Literal["metadata", "blobs", "jobs", "catalog"]
-PORT_NAMES: tuple[PortName, ...] = ("metadata", "blobs", "jobs", "catalog")
+PortName = Literal["metadata", "blobs", "jobs", "catalog", "history"]
+PORT_NAMES: tuple[PortName, ...] = ("metadata", "blobs", "jobs", "catalog", "history")
 
 
 @dataclass(frozen=True)

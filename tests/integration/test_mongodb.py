@@ -27,12 +27,14 @@ from assets_registry.adapters.mongodb.store import BACKEND, MongoMetadataStore
 from assets_registry.adapters.mongodb.uri import parse_target
 from assets_registry.core.errors import BackendUnavailable, InvalidInput
 from assets_registry.core.filters import MATCH_ALL, compile_filter
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.lookups import Lookup
 from assets_registry.core.ports import CatalogStore, MetadataStore
 from assets_registry.plugins.manager import Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL
 from assets_registry.testing.catalog_contract import CatalogStoreContract
 from assets_registry.testing.documents import asset_document
+from assets_registry.testing.history_contract import HistoryStoreContract
 from assets_registry.testing.metadata_contract import CORPUS, MetadataStoreContract
 from tests.property.strategies import asset_documents
 from tests.servers import free_port
@@ -308,6 +310,20 @@ class TestMongoCatalogStore(CatalogStoreContract):
 
         database = f"test_{uuid.uuid4().hex[:16]}"
         store = MongoCatalogStore(f"{mongodb_url}/{database}")
+        try:
+            yield store
+        finally:
+            store._connection.client.drop_database(database)
+            store.close()
+
+
+class TestMongoHistoryStore(HistoryStoreContract):
+    @pytest.fixture
+    def history(self, mongodb_url: str) -> Iterator[HistoryStore]:
+        from assets_registry.adapters.mongodb.history import MongoHistoryStore
+
+        database = f"test_{uuid.uuid4().hex[:16]}"
+        store = MongoHistoryStore(f"{mongodb_url}/{database}")
         try:
             yield store
         finally:

@@ -13,14 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from assets_registry.adapters.sqlite import SqliteCatalogStore, SqliteJobTracker, SqliteMetadataStore
+from assets_registry.adapters.sqlite import (
+    SqliteCatalogStore,
+    SqliteHistoryStore,
+    SqliteJobTracker,
+    SqliteMetadataStore,
+)
 from assets_registry.adapters.sqlite.metadata import _term_source
 from assets_registry.core.errors import AssetExists
 from assets_registry.core.filters import compile_filter
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.ports import PROCESSING, QUEUED, CatalogStore, JobTracker, MetadataStore
 from assets_registry.core.registry import Registry
 from assets_registry.testing import CatalogStoreContract, JobTrackerContract, MetadataStoreContract
 from assets_registry.testing.documents import asset_document
+from assets_registry.testing.history_contract import HistoryStoreContract
 
 
 class TestSqliteMetadataStore(MetadataStoreContract):
@@ -219,5 +226,13 @@ class TestSqliteCatalogStore(CatalogStoreContract):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[CatalogStore]:
         store = SqliteCatalogStore(tmp_path / "catalog.db")
+        yield store
+        store.close()
+
+
+class TestSqliteHistoryStore(HistoryStoreContract):
+    @pytest.fixture
+    def history(self, tmp_path: Path) -> Iterator[HistoryStore]:
+        store = SqliteHistoryStore(tmp_path / "registry.db")
         yield store
         store.close()

@@ -79,7 +79,15 @@ class RealStack:
 
     def reset(self) -> None:
         self.wait_for_jobs()
-        for collection in ("assets", "assets_buckets", "assets_sources", "assets_tokens"):
+        for collection in (
+            "assets",
+            "assets_buckets",
+            "assets_sources",
+            "assets_tokens",
+            "assets_changes",
+            "assets_revisions",
+            "assets_revision_numbers",
+        ):
             self.mongo[self.database][collection].delete_many({})
         keys = [o["Key"] for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
                 for o in page.get("Contents", [])]  # fmt: skip

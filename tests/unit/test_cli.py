@@ -61,8 +61,10 @@ def test_plugins_lists_the_builtin_plugins(capsys: pytest.CaptureFixture[str]) -
     assert lines[sqlite_at + 1] == "    catalog adapter sqlite://"
     assert lines[sqlite_at + 2].startswith("        Buckets and sources in a SQLite file")
     assert lines[sqlite_at + 3].startswith("        ?busy_timeout=  seconds a writer waits")
-    assert lines[sqlite_at + 4] == "    jobs adapter local://"
-    assert lines[sqlite_at + 5].startswith("        Upload jobs in a SQLite file")
+    assert lines[sqlite_at + 4] == "    history adapter sqlite://"
+    assert lines[sqlite_at + 5].startswith("        The audit trail and revision history")
+    assert lines[sqlite_at + 7] == "    jobs adapter local://"
+    assert lines[sqlite_at + 8].startswith("        Upload jobs in a SQLite file")
     s3_at = lines.index("s3 0.1.0 (assets_registry.adapters.s3)")
     assert any(line.startswith("        ?endpoint_url=") for line in lines[s3_at:]), "the S3 options are listed"
 
@@ -113,9 +115,15 @@ def test_plugins_json(capsys: pytest.CaptureFixture[str]) -> None:
         "name": "sqlite",
         "version": "0.1.0",
         "module": "assets_registry.adapters.sqlite",
-        "provides": ["catalog adapter sqlite://", "jobs adapter local://", "metadata adapter sqlite://"],
+        "provides": [
+            "catalog adapter sqlite://",
+            "history adapter sqlite://",
+            "jobs adapter local://",
+            "metadata adapter sqlite://",
+        ],
         "adapters": [
             {"port": "catalog", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
+            {"port": "history", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
             {"port": "jobs", "scheme": "local", "summary": ANY, "options": {"busy_timeout": ANY}},
             {"port": "metadata", "scheme": "sqlite", "summary": ANY, "options": {"busy_timeout": ANY}},
         ],

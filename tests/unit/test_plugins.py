@@ -114,6 +114,7 @@ def test_describe_lists_names_versions_and_what_each_provides() -> None:
     assert infos["filesystem"].module == "assets_registry.adapters.filesystem"
     assert sorted(infos["sqlite"].provides) == [
         "catalog adapter sqlite://",
+        "history adapter sqlite://",
         "jobs adapter local://",
         "metadata adapter sqlite://",
     ]

@@ -16,6 +16,7 @@ from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
 if TYPE_CHECKING:
     from assets_registry.adapters.mongodb.catalog import MongoCatalogStore
+    from assets_registry.adapters.mongodb.history import MongoHistoryStore
     from assets_registry.adapters.mongodb.store import MongoMetadataStore
 
 SUMMARIES = {
@@ -42,6 +43,14 @@ def make_catalog_store(context: AdapterContext) -> MongoCatalogStore:
     return MongoCatalogStore(context.url.raw)
 
 
+def make_history_store(context: AdapterContext) -> MongoHistoryStore:
+    try:
+        from assets_registry.adapters.mongodb.history import MongoHistoryStore
+    except ImportError as exc:
+        raise _without_pymongo(exc, context, "history") from None
+    return MongoHistoryStore(context.url.raw)
+
+
 def _without_pymongo(exc: ImportError, context: AdapterContext, what: str) -> Exception:
     if (exc.name or "").partition(".")[0] not in ("pymongo", "bson"):
         return exc
@@ -52,23 +61,37 @@ def _without_pymongo(exc: ImportError, context: AdapterContext, what: str) -> Ex
 
 @hookimpl
 def assets_registry_adapters() -> list[AdapterSpec]:
-    return [
-        AdapterSpec(
-            port="metadata",
-            scheme=scheme,
-            factory=make_metadata_store,
-            summary=summary,
-            options=OPTIONS,
-        )
-        for scheme, summary in SUMMARIES.items()
-    ] + [
-        AdapterSpec(
-            port="catalog",
-            scheme=scheme,
-            factory=make_catalog_store,
-            summary="Buckets and sources in two collections beside the asset documents' "
-            "(<collection>_buckets, <collection>_sources).",
-            options=OPTIONS,
-        )
-        for scheme in SUMMARIES
-    ]
+    return (
+        [
+            AdapterSpec(
+                port="metadata",
+                scheme=scheme,
+                factory=make_metadata_store,
+                summary=summary,
+                options=OPTIONS,
+            )
+            for scheme, summary in SUMMARIES.items()
+        ]
+        + [
+            AdapterSpec(
+                port="catalog",
+                scheme=scheme,
+                factory=make_catalog_store,
+                summary="Buckets and sources in two collections beside the asset documents' "
+                "(<collection>_buckets, <collection>_sources).",
+                options=OPTIONS,
+            )
+            for scheme in SUMMARIES
+        ]
+        + [
+            AdapterSpec(
+                port="history",
+                scheme=scheme,
+                factory=make_history_store,
+                summary="The audit trail and revision history in two collections beside the asset documents' "
+                "(<collection>_changes, <collection>_revisions).",
+                options=OPTIONS,
+            )
+            for scheme in SUMMARIES
+        ]
+    )

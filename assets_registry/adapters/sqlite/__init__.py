@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from assets_registry.adapters.sqlite.catalog import SqliteCatalogStore
+from assets_registry.adapters.sqlite.history import SqliteHistoryStore
 from assets_registry.adapters.sqlite.jobs import SqliteJobTracker
 from assets_registry.adapters.sqlite.metadata import SqliteMetadataStore
 from assets_registry.plugins import AdapterContext, AdapterSpec, hookimpl
 
-__all__ = ["SqliteCatalogStore", "SqliteJobTracker", "SqliteMetadataStore"]
+__all__ = ["SqliteCatalogStore", "SqliteHistoryStore", "SqliteJobTracker", "SqliteMetadataStore"]
 
 
 def make_metadata_store(context: AdapterContext) -> SqliteMetadataStore:
@@ -20,6 +21,12 @@ def make_catalog_store(context: AdapterContext) -> SqliteCatalogStore:
     timeout = float(context.url.option("busy_timeout", "30") or 30)
     documents = context.url.local_path(context.data_dir / "registry.db")
     return SqliteCatalogStore(documents.with_name("catalog.db"), busy_timeout=timeout)
+
+
+def make_history_store(context: AdapterContext) -> SqliteHistoryStore:
+    """In the asset documents' own file, so that a change is written in its document's transaction."""
+    timeout = float(context.url.option("busy_timeout", "30") or 30)
+    return SqliteHistoryStore(context.url.local_path(context.data_dir / "registry.db"), busy_timeout=timeout)
 
 
 def make_job_tracker(context: AdapterContext) -> SqliteJobTracker:
@@ -45,6 +52,13 @@ def assets_registry_adapters() -> list[AdapterSpec]:
             scheme="sqlite",
             factory=make_catalog_store,
             summary="Buckets and sources in a SQLite file beside the asset documents' (catalog.db).",
+            options=_BUSY,
+        ),
+        AdapterSpec(
+            port="history",
+            scheme="sqlite",
+            factory=make_history_store,
+            summary="The audit trail and revision history in the asset documents' SQLite file (same transactions).",
             options=_BUSY,
         ),
         AdapterSpec(

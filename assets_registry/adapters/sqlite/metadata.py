@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 
 from assets_registry.adapters.sqlite.connections import Connections
+from assets_registry.adapters.sqlite.history import create_schema, write_change
+from assets_registry.core import history
 from assets_registry.core.document_paths import split_path, string_terms
 from assets_registry.core.errors import AssetExists, AssetNotFound, RevisionMismatch
 from assets_registry.core.filters import Filter
@@ -53,6 +55,7 @@ class SqliteMetadataStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            create_schema(conn)  # the audit trail shares the file, and each write's transaction
 
     # -- writes -------------------------------------------------------------------------
 
@@ -65,6 +68,7 @@ class SqliteMetadataStore:
                     (asset_id, _encode(document)),
                 )
                 self._index(conn, asset_id, document)
+                _record(conn, None, 1)
         except sqlite3.IntegrityError:
             raise AssetExists(asset_id) from None
         return StoredAsset(document, 1)
@@ -79,18 +83,22 @@ class SqliteMetadataStore:
                 self._raise_missing_or_moved(conn, asset_id)
             conn.execute("DELETE FROM asset_terms WHERE asset_id = ?", (asset_id,))
             self._index(conn, asset_id, document)
+            _record(conn, expected_revision, expected_revision + 1)
         return StoredAsset(document, expected_revision + 1)
 
     def delete(self, asset_id: str, expected_revision: int | None = None) -> None:
         with self.db.write() as conn:
             if expected_revision is None:
+                row = conn.execute("SELECT revision FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
                 gone = conn.execute("DELETE FROM assets WHERE asset_id = ?", (asset_id,)).rowcount
+                expected_revision = row[0] if row else None
             else:
                 gone = conn.execute(
                     "DELETE FROM assets WHERE asset_id = ? AND revision = ?", (asset_id, expected_revision)
                 ).rowcount
             if not gone:
                 self._raise_missing_or_moved(conn, asset_id)
+            _record(conn, expected_revision, None)
 
     @staticmethod
     def _raise_missing_or_moved(conn: sqlite3.Connection, asset_id: str) -> None:
@@ -202,3 +210,10 @@ def _encode(document: Document) -> str:
 
 def _decode(text: str) -> Any:
     return msgspec.json.decode(text)
+
+
+def _record(conn: sqlite3.Connection, before: int | None, after: int | None) -> None:
+    """The change ``Registry`` holds pending for this write, in the write's own transaction."""
+    note = history.pending()
+    if note is not None and not note.taken:
+        write_change(conn, note.take(before, after), note.document)

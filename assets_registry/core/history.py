@@ -1,0 +1,166 @@
+"""The audit trail and the revision history: every change, who made it, and earlier documents.
+
+``HistoryStore`` is the port. Every change — an asset created, updated or deleted; an upload
+accepted or ended; a bucket or source put or deleted; a token created or revoked; blobs freed
+— is appended as a ``Change``: its action, who (``actor``: a token's name, ``anonymous``,
+or ``system`` for the workers), which asset or bucket, the revision before and after, when,
+and the request id and client address of the request that made it. Changes are append-only
+(nothing in the API edits or deletes one). Each version of an asset's document written is
+kept too, numbered ``n`` = 1, 2, … per asset id across deletes and re-creates, and readable
+after the asset is gone; ``keep_revisions`` / ``keep_revision_days`` bound how many stay.
+
+**In the same transaction where the backend allows.** While ``Registry`` writes an asset it
+holds the change ``pending()``; a metadata store that can write it in the same transaction as
+the document (SQLite: one file) does so and calls ``Pending.take``, so there is no change
+without its record. When no store took it, ``Registry`` appends it right after the write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
+
+from assets_registry.core import access
+
+Document = dict[str, Any]
+
+ACTIONS = (
+    "asset.created",
+    "asset.updated",
+    "asset.deleted",
+    "upload.accepted",
+    "upload.ended",
+    "bucket.put",
+    "bucket.deleted",
+    "source.put",
+    "source.deleted",
+    "token.created",
+    "token.revoked",
+    "blobs.freed",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record of the audit trail."""
+
+    action: str
+    actor: str
+    at: float
+    asset_id: str | None = None
+    bucket: str | None = None
+    revision_before: int | None = None
+    revision_after: int | None = None
+    request_id: str | None = None
+    client: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_document(self) -> Document:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    request_id: str
+    client: str | None
+
+
+_request: ContextVar[RequestInfo | None] = ContextVar("assets_registry_request", default=None)
+
+
+@contextlib.contextmanager
+def serving(request_id: str | None, client: str | None) -> Iterator[str]:
+    """Run a request's work under its id (the client's ``X-Request-ID``, or a new one)."""
+    info = RequestInfo(request_id or uuid.uuid4().hex, client)
+    token = _request.set(info)
+    try:
+        yield info.request_id
+    finally:
+        _request.reset(token)
+
+
+def change(action: str, **fields: Any) -> Change:
+    """A change made now by whoever the running request acts as (``system`` outside requests)."""
+    principal = access.current()
+    info = _request.get()
+    return Change(
+        action=action,
+        actor="system" if principal is None else principal.name,
+        at=time.time(),
+        request_id=None if info is None else info.request_id,
+        client=None if info is None else info.client,
+        **fields,
+    )
+
+
+@dataclass
+class Pending:
+    """A change waiting for the write it records; a store that writes it in its transaction takes it."""
+
+    change: Change
+    document: Document | None = None
+    taken: bool = False
+
+    def take(self, revision_before: int | None, revision_after: int | None) -> Change:
+        """The change with the revisions the store saw, marked as written by the store."""
+        self.taken = True
+        self.change = replace(self.change, revision_before=revision_before, revision_after=revision_after)
+        return self.change
+
+
+_pending: ContextVar[Pending | None] = ContextVar("assets_registry_pending_change", default=None)
+
+
+def pending() -> Pending | None:
+    """The change the running write records, if any (for metadata stores that write it themselves)."""
+    return _pending.get()
+
+
+@contextlib.contextmanager
+def recording(note: Pending) -> Iterator[Pending]:
+    token = _pending.set(note)
+    try:
+        yield note
+    finally:
+        _pending.reset(token)
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Keeps the audit trail and the asset revisions; its contract is ``testing.history_contract``."""
+
+    def append(self, change: Change, document: Document | None = None) -> None:
+        """Add the change; with ``document`` (an asset version written), keep it as the asset's next revision."""
+
+    def changes(
+        self,
+        limit: int,
+        after: str | None = None,
+        asset_id: str | None = None,
+        actor: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> tuple[list[Document], str | None]:
+        """Up to ``limit`` changes in the order they were made, after the cursor ``after``;
+        each has its ``id``; also the cursor of the next page (None: the last)."""
+
+    def revisions(self, asset_id: str, limit: int, after: int | None = None) -> tuple[list[Document], int | None]:
+        """The asset's kept revisions in order (``n``, ``revision``, ``at``, ``actor``), without documents."""
+
+    def revision(self, asset_id: str, n: int) -> Document:
+        """The revision ``n`` with its ``document``; ``RevisionNotFound`` if it is not kept."""
+
+    def prune(self, asset_id: str, keep: int, older_than: float | None) -> int:
+        """Forget revisions beyond the newest ``keep`` (0: no limit) or older than ``older_than``
+        (epoch seconds; the newest is always kept); how many went."""
+
+    def check(self) -> None:
+        """Return if the backend answers; raise ``BackendUnavailable`` otherwise."""
+
+    def close(self) -> None:
+        """Release connections."""
