@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             _show_config(settings)
         elif args.command == "tokens":
             tokens_cli.run(settings, args)
+        elif args.command == "audit":
+            tokens_cli.run_audit(settings, args)
     except RegistryError as exc:
         if getattr(args, "debug", False):
             traceback.print_exception(exc)  # with its cause: a plugin's import error, say

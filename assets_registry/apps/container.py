@@ -24,6 +24,7 @@ from assets_registry.core.access import Tokens
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.errors import RecordNotFound
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, Validator
 from assets_registry.core.registry import Registry
@@ -89,8 +90,8 @@ def auth_key(settings: Settings) -> bytes:
     return path.read_bytes().strip()
 
 
-def make_tokens(settings: Settings, catalog: CatalogStore) -> Tokens:
-    return Tokens(catalog, auth_key(settings))
+def make_tokens(settings: Settings, catalog: CatalogStore, history: HistoryStore) -> Tokens:
+    return Tokens(catalog, auth_key(settings), history=history)
 
 
 def _context(url: str, settings: Settings) -> AdapterContext:
@@ -210,7 +211,7 @@ class Container(containers.DeclarativeContainer):
         lease_seconds=settings.provided.lease_seconds,
         check_seconds=settings.provided.source_check_seconds,
     )
-    tokens = providers.Singleton(make_tokens, settings, catalog)
+    tokens = providers.Singleton(make_tokens, settings, catalog, history)
     services = providers.Singleton(
         Services,
         settings=settings,

@@ -59,6 +59,7 @@ from graphql import (
 from assets_registry.apps.graphql_catalog import catalog_fields
 from assets_registry.apps.graphql_limits import MAX_QUERY_CHARS, MAX_TOKENS, QueryCostRule
 from assets_registry.core.errors import AssetNotFound, MalformedJSON, RegistryError
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.json_values import check_storable, parse_json
 from assets_registry.core.lookups import Lookup
 from assets_registry.core.model import Asset, AssetAPI, AssetFile, AssetPolicy, AssetProfile, IndexMapping
@@ -280,7 +281,11 @@ def _body_problem(body: Any) -> str | None:
 
 
 def execute_query(
-    schema: GraphQLSchema, registry: Registry, body: Any, asset_store: AssetStore | None = None
+    schema: GraphQLSchema,
+    registry: Registry,
+    body: Any,
+    asset_store: AssetStore | None = None,
+    history: HistoryStore | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Run one GraphQL-over-HTTP request body (already parsed JSON); return status and response.
 
@@ -306,7 +311,7 @@ def execute_query(
         result = execute_sync(
             schema,
             document,
-            context_value={"registry": registry, "asset_store": asset_store},
+            context_value={"registry": registry, "asset_store": asset_store, "history": history},
             variable_values=body.get("variables"),
             operation_name=body.get("operationName"),
         )

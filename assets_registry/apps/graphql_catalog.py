@@ -25,7 +25,9 @@ from graphql import (
     GraphQLString,
 )
 
-from assets_registry.core.errors import RecordNotFound, RegistryError
+from assets_registry.core import access
+from assets_registry.core.errors import InvalidCursor, RecordNotFound, RegistryError
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 from assets_registry.core.sources import AssetStore
 
@@ -77,6 +79,22 @@ def _page(read: Callable[[AssetStore, int, str | None, dict[str, Any]], Any]) ->
         return {"items": items, "nextCursor": encode_cursor(next_after) if next_after else None}
 
     return resolve
+
+
+def _revisions(_root: Any, info: Any, assetId: str, **args: Any) -> dict[str, Any]:
+    store: HistoryStore | None = info.context.get("history")
+    if store is None:
+        raise NoAssetStore("This server keeps no history.")
+    registry = info.context["registry"]
+    after = decode_cursor(args.get("cursor"))
+    if after is not None and not (after.isascii() and after.isdigit()):
+        raise InvalidCursor()
+    listed, next_n = store.revisions(
+        assetId, registry.page_limits.resolve(args.get("limit")), int(after) if after else None
+    )
+    items = [store.revision(assetId, int(r["n"])) for r in listed]
+    items = [r for r in items if access.sees(access.bucket_of_document(r["document"], registry.blob_key))]
+    return {"items": items, "nextCursor": None if next_n is None else encode_cursor(str(next_n))}
 
 
 def catalog_fields(json: GraphQLScalarType) -> dict[str, GraphQLField]:
@@ -148,7 +166,32 @@ def catalog_fields(json: GraphQLScalarType) -> dict[str, GraphQLField]:
     name = {"name": GraphQLArgument(required(text))}
     asset_id = {"assetId": GraphQLArgument(required(text))}
     in_bucket = {"bucket": GraphQLArgument(text, description="Only the sources storing into this bucket.")}
+    revision = _object(
+        "AssetRevision",
+        "A kept version of an asset's document: its number `n` (1, 2, … per asset id, across deletes), "
+        "the revision it had, when (epoch s) and who wrote it.",
+        {
+            "n": ("n", required(number)),
+            "revision": ("revision", number),
+            "at": ("at", required(GraphQLFloat)),
+            "actor": ("actor", required(text)),
+            "document": ("document", json),
+        },
+    )
+    revisions_page = required(
+        GraphQLObjectType(
+            "AssetRevisionPage",
+            {"items": GraphQLField(required(GraphQLList(required(revision)))), "nextCursor": GraphQLField(text)},
+            description="One page of revisions; pass `nextCursor` as `cursor` for the next (null: last page).",
+        )
+    )
     return {
+        "assetRevisions": GraphQLField(
+            revisions_page,
+            {**asset_id, **paging},
+            resolve=_revisions,
+            description="The kept revisions of an asset (also of one deleted since), oldest first, with documents.",
+        ),
         "bucket": GraphQLField(
             bucket, name, resolve=_one(AssetStore.get_bucket, "name"), description="The bucket, or null."
         ),

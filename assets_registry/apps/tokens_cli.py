@@ -1,15 +1,17 @@
-"""``assets-registry tokens create|list|revoke``: access tokens, made where the backends are.
+"""``assets-registry tokens create|list|revoke`` and ``audit``: admin commands, where the backends are.
 
 Like ``gc``, these run against the configured backends (``--data-dir``, ``--config``, the
 ``ASSETS_*`` settings), not through a server: they are how the first admin token comes to be.
 ``create`` prints the token's record on stderr and the token itself as the last line of
 stdout, with nothing else on it (``TOKEN=$(assets-registry tokens create ci --scope write)``);
-it is shown this once and stored only as a keyed hash.
+it is shown this once and stored only as a keyed hash. ``audit`` prints the audit trail,
+oldest first, filtered as ``GET /audit`` is.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -18,6 +20,7 @@ from typing import Any
 
 from assets_registry.apps.settings import Settings
 from assets_registry.core.access import SCOPES, parse_duration
+from assets_registry.core.history import HistoryStore
 
 
 def add_commands(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -36,6 +39,51 @@ def add_commands(commands: Any, common: Callable[[argparse.ArgumentParser], None
     revoke.add_argument("name", metavar="NAME")
     for parser in (create, listed, revoke):
         common(parser)
+    audit = commands.add_parser("audit", help="the audit trail: every change, who made it, when")
+    audit.add_argument("--asset-id", help="only the changes of this asset")
+    audit.add_argument("--actor", help="only the changes made with this token name (or anonymous, system)")
+    audit.add_argument("--since", metavar="TIME", help="from this time on: epoch seconds, ISO 8601, or 2h/7d ago")
+    audit.add_argument("--until", metavar="TIME", help="before this time (same forms)")
+    audit.add_argument("--json", action="store_true", help="print JSON lines")
+    common(audit)
+
+
+def _time(text: str | None) -> float | None:
+    """Epoch seconds, ISO 8601, or a duration meaning that long ago (``2h``, ``7d``)."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return time.time() - parse_duration(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).timestamp()
+
+
+def run_audit(settings: Settings, args: argparse.Namespace) -> None:
+    from assets_registry.apps.container import build_container
+
+    container = build_container(settings)
+    store = container.history()
+    assert isinstance(store, HistoryStore)
+    try:
+        after: str | None = None
+        while True:
+            page, after = store.changes(500, after, args.asset_id, args.actor, _time(args.since), _time(args.until))
+            for change in page:
+                if args.json:
+                    print(json.dumps(change))
+                    continue
+                revisions = f"{change.get('revision_before') or '-'}->{change.get('revision_after') or '-'}"
+                print("\t".join([_when(change["at"]), change["action"], change["actor"], change.get("asset_id") or "-",
+                                 change.get("bucket") or "-", revisions, change.get("request_id") or "-"]))  # fmt: skip
+            if after is None:
+                return
+    finally:
+        store.close()
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:

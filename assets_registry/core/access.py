@@ -132,8 +132,11 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 class Tokens:
     """Tokens issued, checked, listed and revoked; kept as catalog records of kind ``tokens``."""
 
-    def __init__(self, catalog: CatalogStore, key: bytes, clock: Callable[[], float] = time.time) -> None:
-        self.catalog, self._key, self.clock = catalog, key, clock
+    def __init__(
+        self, catalog: CatalogStore, key: bytes, clock: Callable[[], float] = time.time, history: Any = None
+    ) -> None:
+        """``history``: a ``core.history.HistoryStore`` told of every token made and revoked."""
+        self.catalog, self._key, self.clock, self.history = catalog, key, clock, history
         self._touched: dict[str, float] = {}
 
     def _digest(self, token: str) -> str:
@@ -172,6 +175,7 @@ class Tokens:
             self.catalog.insert("tokens", token_id, record)
         except RecordExists:  # 64 random bits met an old id: vanishingly rare
             return self.create(name, scope, buckets, expires_in)
+        self._note("token.created", record)
         return token, _public(record)
 
     def verify(self, presented: str | None) -> Principal:
@@ -220,7 +224,14 @@ class Tokens:
         token_id, record = found
         revoked = {**record.document, "revoked_at": self.clock()}
         self.catalog.replace("tokens", token_id, revoked, record.version)
+        self._note("token.revoked", revoked)
         return _public(revoked)
+
+    def _note(self, action: str, record: dict[str, Any]) -> None:
+        from assets_registry.core.history import note  # core.history imports this module
+
+        about = {k: record[k] for k in ("name", "scope", "buckets", "expires_at")}
+        note(self.history, action, detail=about)
 
     def _all(self) -> Iterator[Any]:
         after: str | None = None

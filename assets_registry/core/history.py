@@ -18,6 +18,7 @@ without its record. When no store took it, ``Registry`` appends it right after t
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from assets_registry.core import access
 
 Document = dict[str, Any]
+log = logging.getLogger(__name__)
 
 ACTIONS = (
     "asset.created",
@@ -96,6 +98,19 @@ def change(action: str, **fields: Any) -> Change:
         client=None if info is None else info.client,
         **fields,
     )
+
+
+def note(store: HistoryStore | None, action: str, **fields: Any) -> None:
+    """Append a change that no metadata write carries (a bucket, a token, an upload, a sweep).
+
+    The change is already made: a history that fails is logged, and the caller goes on.
+    """
+    if store is None:
+        return
+    try:
+        store.append(change(action, **fields))
+    except Exception:
+        log.exception("the change %s could not be recorded in the history", action)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from assets_registry.apps.http.auth import Authentication, TokenResource, Tokens
 from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
+from assets_registry.apps.http.history import AuditResource, RequestIds, RevisionResource, RevisionsResource
 from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
@@ -59,7 +60,11 @@ def create_app(
     services: Services, routes: Routes = "all", on_queued: Callable[[], None] = lambda: None
 ) -> falcon.App[falcon.Request, falcon.Response]:
     tokens = services.tokens if services.settings.auth == "tokens" else None
-    middleware: list[Any] = [LiteralIds(), Authentication(tokens, services.registry, services.asset_store)]
+    middleware: list[Any] = [
+        RequestIds(),
+        LiteralIds(),
+        Authentication(tokens, services.registry, services.asset_store),
+    ]
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
@@ -69,13 +74,21 @@ def create_app(
     app.add_route("/healthz", HealthResource())
     app.add_route("/tokens", TokensResource(services.tokens, max_body))
     app.add_route("/tokens/{name}", TokenResource(services.tokens))
+    if services.registry.history is not None:
+        kept, limits = services.registry.history, services.registry.page_limits
+        app.add_route("/audit", AuditResource(kept, limits))
+        app.add_route("/assets/{asset_id}/revisions", RevisionsResource(registry, kept, limits))
+        app.add_route("/assets/{asset_id}/revisions/{n}", RevisionResource(registry, kept))
     app.add_route("/readyz", ReadinessResource(services))
     if routes in ("all", "read"):
         app.add_route("/query/by-id/{asset_id}", AssetByIdResource(registry))
         for template, lookup in LOOKUP_ROUTES.items():
             app.add_route(template, LookupResource(registry, lookup))
         app.add_route("/query/search", SearchResource(registry, max_body))
-        app.add_route("/graphql", GraphQLResource(build_schema(), registry, max_body, services.asset_store))
+        app.add_route(
+            "/graphql",
+            GraphQLResource(build_schema(), registry, max_body, services.asset_store, services.registry.history),
+        )
         app.add_route("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
         app.add_route("/zip/download/{asset_id}", DownloadResource(services.bundles))
     else:

@@ -10,6 +10,7 @@ from graphql import GraphQLSchema
 from assets_registry.apps.graphql_api import GRAPHIQL_HTML, execute_query
 from assets_registry.apps.http.bodies import read_json, send_json
 from assets_registry.core.errors import InvalidInput
+from assets_registry.core.history import HistoryStore
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.registry import Registry
 from assets_registry.core.sources import AssetStore
@@ -19,11 +20,17 @@ class GraphQLResource:
     read_methods = ("POST",)  # queries only: a read, for the access check
 
     def __init__(
-        self, schema: GraphQLSchema, registry: Registry, max_body_bytes: int, asset_store: AssetStore | None = None
+        self,
+        schema: GraphQLSchema,
+        registry: Registry,
+        max_body_bytes: int,
+        asset_store: AssetStore | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.schema = schema
         self.registry = registry
         self.asset_store = asset_store
+        self.history = history
         self.max_body_bytes = max_body_bytes
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -44,5 +51,5 @@ class GraphQLResource:
         self._run(resp, read_json(req, self.max_body_bytes))
 
     def _run(self, resp: falcon.Response, body: Any) -> None:
-        status, result = execute_query(self.schema, self.registry, body, self.asset_store)
+        status, result = execute_query(self.schema, self.registry, body, self.asset_store, self.history)
         send_json(resp, result, status)

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from assets_registry.core import history
 from assets_registry.core.bundles.keys import FILES_PREFIX, STAGING_PREFIX
 from assets_registry.core.errors import AssetNotFound, JobNotFound
 from assets_registry.core.filters import compile_filter
@@ -108,7 +109,10 @@ class Janitor:
         with contextlib.suppress(AssetNotFound):  # deleted: every blob of it goes
             keys -= self.own_keys(self.registry.get(old.asset_id).document)
         keys -= self._used_elsewhere(old.asset_id, old.document, keys)
-        self._delete(sorted(keys))
+        freed = self._delete(sorted(keys))
+        if freed:
+            history.note(self.registry.history, "blobs.freed", asset_id=old.asset_id, revision_before=old.revision,
+                         detail={"by": "lifecycle", "blobs": freed})  # fmt: skip
 
     def _used_elsewhere(self, asset_id: str, document: dict[str, Any], keys: set[str]) -> set[str]:
         """Those of ``keys`` another asset points at: registries from before ``foreign_blob``
@@ -171,6 +175,9 @@ class Janitor:
             report.orphans += [Orphan(blob, reason) for blob in blobs]
         if not dry_run:
             report.deleted = self._delete([orphan.blob.key for orphan in report.orphans])
+            if report.deleted:
+                history.note(self.registry.history, "blobs.freed",
+                             detail={"by": "gc", "blobs": report.deleted, "bytes": report.orphan_bytes})  # fmt: skip
         return report
 
     def _referenced(self) -> tuple[set[str], int]:

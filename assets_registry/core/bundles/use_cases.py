@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import msgspec
 
+from assets_registry.core import history
+from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.bundles.attempts import Attempt
 from assets_registry.core.bundles.describe import Describer
 from assets_registry.core.bundles.early_unpack import EarlyUnpack
@@ -33,7 +35,7 @@ from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, Lea
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
 from assets_registry.core.bundles.ingest import BundleIngest
-from assets_registry.core.bundles.keys import manifest_key, services_key, staged_key
+from assets_registry.core.bundles.keys import bucket_of, manifest_key, services_key, staged_key
 from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
 from assets_registry.core.bundles.steps import Checker, Service
@@ -128,7 +130,12 @@ class Bundles:
                 self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
             if services:
                 self.blobs.put(services_key(key), [msgspec.json.encode(services)], transient=True)
-            return self.jobs.submit(upload_id, key)
+            job = self.jobs.submit(upload_id, key)
+            history.note(
+                self.registry.history, "upload.accepted", bucket=bucket or DEFAULT_BUCKET,
+                detail={"upload_id": upload_id, "bytes": received.size, "services": services},
+            )  # fmt: skip
+            return job
         except BaseException:
             if early:
                 early.abandon()
@@ -176,6 +183,9 @@ class Bundles:
         # leaves a finished job and a stray archive, never a job re-run without its archive.
         # A worker that lost the job leaves the archive to the one that holds it now.
         if self.jobs.finish(job.upload_id, worker, status, asset_id):
+            history.note(self.registry.history, "upload.ended", asset_id=asset_id,
+                         bucket=bucket_of(job.staged_key) or DEFAULT_BUCKET,
+                         detail={"upload_id": job.upload_id, "status": status})  # fmt: skip
             self._delete(_staged_blobs(job.staged_key))
         else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)

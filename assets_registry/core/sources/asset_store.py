@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from assets_registry.core import access
+from assets_registry.core import access, history
 from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.bundles.steps import StepCatalog
@@ -28,7 +28,7 @@ from assets_registry.core.errors import (
 )
 from assets_registry.core.ports import BlobStore, CatalogRecord, CatalogStore, Document
 from assets_registry.core.registry import Registry
-from assets_registry.core.sources.bucket_contents import delete_assets, refuse_assets, refuse_default
+from assets_registry.core.sources.bucket_contents import check_buckets, delete_assets, refuse_assets, refuse_default
 from assets_registry.core.sources.model import bucket_spec, source_spec
 
 _TRIES = 20
@@ -84,6 +84,7 @@ class AssetStore:
                 except RecordExists:
                     continue
                 self.wake(name)
+                history.note(self.registry.history, "bucket.put", bucket=name, detail={"created": True, **spec})
                 return self.bucket_answer(document), True
             document = record.document
             terminating = (document.get("status") or {}).get("phase") == "Terminating"
@@ -100,6 +101,7 @@ class AssetStore:
                 self.catalog.replace("buckets", name, changed, record.version)
             except RecordChanged:
                 continue
+            history.note(self.registry.history, "bucket.put", bucket=name, detail={"created": False, **spec})
             return self.bucket_answer(changed), False
         raise RecordChanged("buckets", name)
 
@@ -170,6 +172,7 @@ class AssetStore:
                     self.blobs.delete(blob.key)
         self.blobs.delete(bucket_folder(name) + MARKER)
         self.catalog.delete("buckets", name)
+        history.note(self.registry.history, "bucket.deleted", bucket=name, detail={"force": force})
 
     def bucket_open(self, name: str) -> bool:
         """May an upload job register its asset into this bucket now (it exists and is Ready)?"""
@@ -227,6 +230,8 @@ class AssetStore:
                     self.catalog.insert("sources", asset_id, document)
                 except RecordExists:
                     continue
+                history.note(self.registry.history, "source.put", asset_id=asset_id, bucket=spec["bucket"],
+                             detail={"generation": 1, "url": spec["url"], "mode": spec["mode"]})  # fmt: skip
                 return self.source_answer(document), True
             document = record.document
             access.require_bucket(document["bucket"])  # moving a source out of a bucket is a change to it
@@ -250,6 +255,8 @@ class AssetStore:
                 self.catalog.replace("sources", asset_id, changed, record.version)
             except RecordChanged:
                 continue
+            about = {"generation": changed["generation"], "url": spec["url"], "mode": spec["mode"]}
+            history.note(self.registry.history, "source.put", asset_id=asset_id, bucket=spec["bucket"], detail=about)
             return self.source_answer(changed), False
         raise RecordChanged("sources", asset_id)
 
@@ -271,6 +278,7 @@ class AssetStore:
         document = self.catalog.get("sources", asset_id).document
         access.require_bucket(document["bucket"])
         self.catalog.delete("sources", asset_id)
+        history.note(self.registry.history, "source.deleted", asset_id=asset_id, bucket=document["bucket"])
         self.forget_asset(asset_id, document["uid"])
         self.delete_folders(document["bucket"], document["uid"])
 
@@ -370,29 +378,7 @@ class AssetStore:
 
     def check_buckets(self, interval: float) -> None:
         """Buckets due for a check: is the folder's marker there? Made again if it vanished."""
-        for record in self.catalog.due("buckets", self.clock(), 100):
-            name = record.key
-            if (record.document.get("status") or {}).get("phase") == "Terminating":
-                continue  # being deleted: not made again behind the delete's back
-            try:
-                self.blobs.stat(bucket_folder(name) + MARKER)
-                checked = status("Ready", "bucket_verified", "the bucket was checked and is there",
-                                 last_checked=self.clock())  # fmt: skip
-                if (record.document.get("status") or {}).get("phase") == "Ready":
-                    checked = {**record.document["status"], "last_checked": self.clock()}
-            except Exception:
-                checked = self.make_bucket(
-                    name, "bucket_recreated", "the bucket had vanished from the store: made again"
-                )
-            try:
-                self.catalog.replace(
-                    "buckets", name, {**record.document, "status": checked, "due": self.clock() + interval},
-                    record.version,
-                )  # fmt: skip
-            except (RecordChanged, RecordNotFound):
-                continue
-            if checked["phase"] == "Ready":
-                self.wake(name)
+        check_buckets(self, interval)
 
 
 def _paged(items: list[Document], limit: int, key: str) -> tuple[list[Document], str | None]:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 from assets_registry.core import access
 from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
-from assets_registry.core.errors import AssetNotFound, Conflict, FieldError, InvalidInput, NotFound
+from assets_registry.core.errors import (
+    AssetNotFound,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    RecordChanged,
+    RecordNotFound,
+)
 
 if TYPE_CHECKING:
     from assets_registry.core.sources.asset_store import AssetStore
@@ -111,3 +119,30 @@ def delete_assets(store: AssetStore, name: str) -> None:
             store.registry.delete(asset_id)
         except AssetNotFound:
             continue
+
+
+def check_buckets(store: AssetStore, interval: float) -> None:
+    """Buckets due for a check: is the folder's marker there? Made again if it vanished."""
+    from assets_registry.core.sources.asset_store import MARKER, bucket_folder, status
+
+    for record in store.catalog.due("buckets", store.clock(), 100):
+        name = record.key
+        if (record.document.get("status") or {}).get("phase") == "Terminating":
+            continue  # being deleted: not made again behind the delete's back
+        try:
+            store.blobs.stat(bucket_folder(name) + MARKER)
+            checked = status("Ready", "bucket_verified", "the bucket was checked and is there",
+                             last_checked=store.clock())  # fmt: skip
+            if (record.document.get("status") or {}).get("phase") == "Ready":
+                checked = {**record.document["status"], "last_checked": store.clock()}
+        except Exception:
+            checked = store.make_bucket(name, "bucket_recreated", "the bucket had vanished from the store: made again")
+        try:
+            store.catalog.replace(
+                "buckets", name, {**record.document, "status": checked, "due": store.clock() + interval},
+                record.version,
+            )  # fmt: skip
+        except (RecordChanged, RecordNotFound):
+            continue
+        if checked["phase"] == "Ready":
+            store.wake(name)

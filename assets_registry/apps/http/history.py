@@ -1,0 +1,120 @@
+"""``GET /audit`` (admins) and ``GET /assets/{asset_id}/revisions[/{n}]``; request ids.
+
+``/audit?asset_id=&actor=&since=&until=&limit=&cursor=`` pages through the changes in the
+order they were made (``since``/``until``: epoch seconds or ISO 8601, ``until`` exclusive).
+``/assets/{id}/revisions`` lists the kept revisions (``n``, ``revision``, ``at``, ``actor``)
+and ``/revisions/{n}`` answers one with its ``document``, also after the asset was deleted;
+a bucket-limited token sees only revisions of its buckets' assets.
+
+``RequestIds`` takes the client's ``X-Request-ID`` (1-128 printable characters) or makes one,
+sends it back, and runs the request under it, so the audit trail names it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import falcon
+
+from assets_registry.apps.http.bodies import page_params, send_json
+from assets_registry.core import access, history
+from assets_registry.core.errors import InvalidInput, RevisionNotFound
+from assets_registry.core.history import HistoryStore
+from assets_registry.core.pagination import PageLimits, encode_cursor
+from assets_registry.core.registry import Registry
+
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+class RequestIds:
+    """Falcon middleware: every request runs under a request id, echoed in ``X-Request-ID``."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        given = req.get_header("X-Request-ID")
+        serving = history.serving(given if given and _REQUEST_ID.fullmatch(given) else None, req.remote_addr)
+        resp.set_header("X-Request-ID", serving.__enter__())
+        req.context.serving = serving
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool) -> None:
+        serving = getattr(req.context, "serving", None)
+        if serving is not None:
+            req.context.serving = None
+            serving.__exit__(None, None, None)
+
+
+def _moment(req: falcon.Request, name: str) -> float | None:
+    raw = req.get_param(name)
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be epoch seconds or an ISO 8601 time such as 2026-12-01T00:00:00Z.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def _send_listing(req: falcon.Request, resp: falcon.Response, items: list[Any], next_after: str | None) -> None:
+    if next_after is not None:
+        cursor = encode_cursor(next_after)
+        resp.set_header("X-Next-Cursor", cursor)
+    send_json(resp, items)
+
+
+class AuditResource:
+    admin_only = True
+
+    def __init__(self, store: HistoryStore, limits: PageLimits) -> None:
+        self.store, self.limits = store, limits
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        limit, after = page_params(req)
+        items, next_after = self.store.changes(
+            self.limits.resolve(limit),
+            after,
+            asset_id=req.get_param("asset_id"),
+            actor=req.get_param("actor"),
+            since=_moment(req, "since"),
+            until=_moment(req, "until"),
+        )
+        _send_listing(req, resp, items, next_after)
+
+
+class RevisionsResource:
+    def __init__(self, registry: Registry, store: HistoryStore, limits: PageLimits) -> None:
+        self.registry, self.store, self.limits = registry, store, limits
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
+        limit, after = page_params(req)
+        if after is not None and not (after.isascii() and after.isdigit()):
+            raise InvalidInput("The cursor is not one this registry handed out; start again without it.")
+        items, next_n = self.store.revisions(asset_id, self.limits.resolve(limit), int(after) if after else None)
+        if items:
+            self._check_visible(asset_id, int(items[-1]["n"]))
+        _send_listing(req, resp, items, None if next_n is None else str(next_n))
+
+    def _check_visible(self, asset_id: str, n: int) -> None:
+        if not access.sees(
+            access.bucket_of_document(self.store.revision(asset_id, n)["document"], self.registry.blob_key)
+        ):
+            raise RevisionNotFound(asset_id, n)
+
+
+class RevisionResource:
+    def __init__(self, registry: Registry, store: HistoryStore) -> None:
+        self.registry, self.store = registry, store
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str, n: str) -> None:
+        if not (n.isascii() and n.isdigit()):
+            raise InvalidInput(f"A revision is a number (1, 2, …); got {n!r}.")
+        kept = self.store.revision(asset_id, int(n))
+        if not access.sees(access.bucket_of_document(kept["document"], self.registry.blob_key)):
+            raise RevisionNotFound(asset_id, int(n))
+        send_json(resp, kept)
