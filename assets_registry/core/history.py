@@ -86,16 +86,56 @@ def serving(request_id: str | None, client: str | None) -> Iterator[str]:
         _request.reset(token)
 
 
-def change(action: str, **fields: Any) -> Change:
-    """A change made now by whoever the running request acts as (``system`` outside requests)."""
+@dataclass(frozen=True)
+class Behalf:
+    """Whose work a worker does: the token that uploaded a bundle or declared a source."""
+
+    actor: str
+    request_id: str | None = None
+    client: str | None = None
+
+    def to_document(self) -> Document:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, value: Any) -> Behalf | None:
+        """The ``Behalf`` a record kept (``to_document``'s), or None for anything else."""
+        if not isinstance(value, dict) or not isinstance(value.get("actor"), str):
+            return None
+        return cls(value["actor"], value.get("request_id"), value.get("client"))
+
+
+_behalf: ContextVar[Behalf | None] = ContextVar("assets_registry_behalf", default=None)
+
+
+def behalf() -> Behalf:
+    """Who the running work is for: the request's principal, the one a worker works for, or ``system``."""
     principal = access.current()
     info = _request.get()
+    if principal is not None:
+        return Behalf(principal.name, None if info is None else info.request_id, None if info is None else info.client)
+    return _behalf.get() or Behalf("system")
+
+
+@contextlib.contextmanager
+def on_behalf_of(who: Behalf | None) -> Iterator[None]:
+    """Record the changes a worker makes as the uploader's or declarer's (None: as ``system``)."""
+    token = _behalf.set(who)
+    try:
+        yield
+    finally:
+        _behalf.reset(token)
+
+
+def change(action: str, **fields: Any) -> Change:
+    """A change made now by whoever the running work is for (``behalf()``)."""
+    who = behalf()
     return Change(
         action=action,
-        actor="system" if principal is None else principal.name,
+        actor=who.actor,
         at=time.time(),
-        request_id=None if info is None else info.request_id,
-        client=None if info is None else info.client,
+        request_id=who.request_id,
+        client=who.client,
         **fields,
     )
 

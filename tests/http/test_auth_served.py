@@ -1,6 +1,7 @@
 """``auth=tokens`` on a real ``assets-registry serve`` with two processes, on the embedded default
 and on MongoDB + S3 + Redis: a revoked token is refused by every process from its next request,
-and the CLI's ``--token`` / ``ASSETS_TOKEN`` reach the server."""
+the CLI's ``--token`` / ``ASSETS_TOKEN`` reach the server, and an upload run by a worker shows in
+the audit trail with its uploader's token name."""
 
 from __future__ import annotations
 
@@ -55,8 +56,17 @@ def test_the_cli_sends_its_token(
     write_bundle(bundle, bundle_asset("with-token"), {"a.txt": b"a"})
     assert main(["upload", str(bundle), "--quiet", "--url", url]) == 1
     assert "needs a token" in capsys.readouterr().err
-    assert main(["upload", str(bundle), "--quiet", "--url", url, "--token", writer]) == 0
+    assert main(["upload", str(bundle), "--quiet", "--wait", "--url", url, "--token", writer]) == 0
     capsys.readouterr()
+    root, _ = admin.tokens.create("root", "admin")
+    audit = httpx.get(f"{url}/audit", params={"asset_id": "with-token"}, headers={"Authorization": f"Bearer {root}"})
+    assert audit.status_code == 200, audit.text
+    assert [(c["action"], c["actor"]) for c in audit.json()] == [
+        ("asset.created", "writer"),
+        ("upload.ended", "writer"),
+    ]
+    revisions = httpx.get(f"{url}/assets/with-token/revisions/1", headers={"Authorization": f"Bearer {writer}"})
+    assert revisions.json()["document"]["asset_id"] == "with-token"
     monkeypatch.setenv("ASSETS_TOKEN", writer)
     assert main(["buckets", "put", "cli-auth", "--url", url]) == 0
     assert main(["buckets", "list", "--url", url]) == 0

@@ -27,6 +27,7 @@ FRAMES_PREFIX = "zip-frames/v1/"
 ARCHIVE_SUFFIX = ".zip"
 _MANIFEST_SUFFIX = ".early.json"
 _SERVICES_SUFFIX = ".services.json"
+_BEHALF_SUFFIX = ".who.json"
 
 
 _BUCKET_MARK = ".b."
@@ -52,6 +53,11 @@ def manifest_key(staged_key: str) -> str:
 def services_key(staged_key: str) -> str:
     """Where the webhook services an upload named are listed, next to the staged archive."""
     return staged_key.removesuffix(ARCHIVE_SUFFIX) + _SERVICES_SUFFIX
+
+
+def behalf_key(staged_key: str) -> str:
+    """Where the uploader (token name, request id) is kept, so the job's changes are recorded as theirs."""
+    return staged_key.removesuffix(ARCHIVE_SUFFIX) + _BEHALF_SUFFIX
 
 
 def file_key(upload_id: str, name: str, bucket: str | None = None) -> str:
@@ -85,6 +91,7 @@ __all__ = [
     "FILES_PREFIX",
     "FRAMES_PREFIX",
     "STAGING_PREFIX",
+    "behalf_key",
     "bucket_of",
     "file_key",
     "frames_key",

@@ -35,11 +35,11 @@ from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, Lea
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
 from assets_registry.core.bundles.ingest import BundleIngest
-from assets_registry.core.bundles.keys import bucket_of, manifest_key, services_key, staged_key
+from assets_registry.core.bundles.keys import behalf_key, bucket_of, manifest_key, services_key, staged_key
 from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
 from assets_registry.core.bundles.steps import Checker, Service
-from assets_registry.core.errors import BackendUnavailable
+from assets_registry.core.errors import BackendUnavailable, BlobNotFound
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
 from assets_registry.core.registry import Registry
 
@@ -130,6 +130,8 @@ class Bundles:
                 self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
             if services:
                 self.blobs.put(services_key(key), [msgspec.json.encode(services)], transient=True)
+            if self.registry.history is not None:
+                self.blobs.put(behalf_key(key), [msgspec.json.encode(history.behalf().to_document())], transient=True)
             job = self.jobs.submit(upload_id, key)
             history.note(
                 self.registry.history, "upload.accepted", bucket=bucket or DEFAULT_BUCKET,
@@ -158,6 +160,17 @@ class Bundles:
         return job
 
     def process(self, job: UploadJob, worker: str) -> None:
+        """Run the job, its changes recorded as made by whoever uploaded the bundle."""
+        with history.on_behalf_of(self._uploader(job.staged_key)):
+            self._process(job, worker)
+
+    def _uploader(self, staged: str) -> history.Behalf | None:
+        try:
+            return msgspec.json.decode(b"".join(self.blobs.read(behalf_key(staged))), type=history.Behalf)
+        except (BlobNotFound, msgspec.DecodeError):
+            return None
+
+    def _process(self, job: UploadJob, worker: str) -> None:
         attempt = Attempt.of_job(job, worker, self.jobs, self.job_settings.lease_seconds)
         try:
             if job.attempts > self.job_settings.max_attempts:
@@ -249,7 +262,7 @@ class Bundles:
 
 def _staged_blobs(key: str) -> list[str]:
     """The staged archive and what lies beside it until its job ends."""
-    return [key, manifest_key(key), services_key(key)]
+    return [key, manifest_key(key), services_key(key), behalf_key(key)]
 
 
 class _Received:

@@ -225,6 +225,7 @@ class AssetStore:
                     "lease_until": None,
                     "failures": 0,
                     "created_at": now,
+                    "declared_by": history.behalf().to_document(),
                 }  # fmt: skip
                 try:
                     self.catalog.insert("sources", asset_id, document)
@@ -245,6 +246,7 @@ class AssetStore:
                 "bucket": spec["bucket"],
                 "generation": generation,
                 "failures": 0,
+                "declared_by": history.behalf().to_document(),
                 "due": document["due"] if held else now,
                 "status": {
                     **document["status"],

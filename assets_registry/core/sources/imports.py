@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from assets_registry.core import history
 from assets_registry.core.bundles.describe import describe_files
 from assets_registry.core.bundles.documents import check_listed_files, completed
 from assets_registry.core.bundles.errors import BundleRejected
@@ -66,8 +67,10 @@ class SourceImports:
         """Claim one due source and import (or check) it; None if none was due."""
         record = self.store.claim(worker, self.lease_seconds)
         if record is not None:
+            who = history.Behalf.of(record.document.get("declared_by"))
             try:
-                self.run(record, worker)
+                with history.on_behalf_of(who):  # the import's changes are the declarer's
+                    self.run(record, worker)
             except LeaseLost:
                 log.warning("source %s: another worker took it over (or it was deleted)", record.key)
         return record
