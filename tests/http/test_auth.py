@@ -18,6 +18,7 @@ from assets_registry.apps.server import check_exposure
 from assets_registry.apps.settings import load_settings
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.testing import assert_problem, bundle_asset, bundle_zip, upload_form
+from tests.stacks import REAL_STACK, STACKS, ExternalStack, run_jobs, use_external_stack
 
 ROUTES = [
     ("GET", "/query/by-id/a"),
@@ -77,13 +78,24 @@ class Guarded:
         return self.call("POST", "/zip/upload", token, body=body, headers=headers, params=params)
 
     def run_jobs(self) -> None:
-        while self.services.bundles.run_next("t") is not None:
-            pass
+        run_jobs(self.services)
 
 
-@pytest.fixture
-def guarded(tmp_path: Path) -> Iterator[Guarded]:
-    services = build_container(load_settings(data_dir=tmp_path / "var", auth="tokens")).services()
+def guarded_services(request: pytest.FixtureRequest, tmp_path: Path, **settings: Any) -> Services:
+    """Services with ``auth=tokens`` on the stack ``request.param`` names (the real one: its workers run jobs)."""
+    if request.param == REAL_STACK:
+        stack = request.getfixturevalue("real_stack")
+        stack.reset()
+        built = build_container(load_settings(data_dir=tmp_path / "var", auth="tokens", job_threads=0,
+                                              **stack.urls, **settings)).services()  # fmt: skip
+        use_external_stack(built, ExternalStack(stack.wait_for_jobs, stack.stored_keys))
+        return built
+    return build_container(load_settings(data_dir=tmp_path / "var", auth="tokens", **settings)).services()
+
+
+@pytest.fixture(params=STACKS)
+def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Guarded]:
+    services = guarded_services(request, tmp_path)
     try:
         yield Guarded(services)
     finally:

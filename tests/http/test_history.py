@@ -13,11 +13,21 @@ from assets_registry.apps.cli import main
 from assets_registry.apps.container import build_container
 from assets_registry.apps.settings import load_settings
 from assets_registry.testing import assert_problem, bundle_asset
-from tests.http.test_auth import Guarded
+from tests.http.test_auth import Guarded, guarded_services
+from tests.stacks import STACKS
+
+
+@pytest.fixture(params=STACKS)
+def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Guarded]:
+    services = guarded_services(request, tmp_path)
+    try:
+        yield Guarded(services)
+    finally:
+        services.close()
 
 
 @pytest.fixture
-def guarded(tmp_path: Path) -> Iterator[Guarded]:
+def embedded(tmp_path: Path) -> Iterator[Guarded]:
     services = build_container(load_settings(data_dir=tmp_path / "var", auth="tokens")).services()
     try:
         yield Guarded(services)
@@ -149,9 +159,10 @@ def test_revisions_are_kept_to_the_retention(tmp_path: Path) -> None:
 
 
 def test_on_sqlite_a_change_is_written_in_the_documents_transaction(
-    guarded: Guarded, monkeypatch: pytest.MonkeyPatch
+    embedded: Guarded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A record that cannot be written undoes the write: no change without its record."""
+    guarded = embedded
     from assets_registry.adapters.sqlite import metadata
 
     def broken(*_args: Any) -> None:
@@ -165,7 +176,8 @@ def test_on_sqlite_a_change_is_written_in_the_documents_transaction(
     assert _audit(guarded, asset_id="unrecorded") == []
 
 
-def test_the_audit_command(guarded: Guarded, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_audit_command(embedded: Guarded, capsys: pytest.CaptureFixture[str]) -> None:
+    guarded = embedded
     guarded.call("POST", "/assets", guarded.admin, json=bundle_asset("on-the-cli"))
     base = ["--data-dir", str(guarded.services.settings.data_dir)]
     assert main(["audit", "--asset-id", "on-the-cli", *base]) == 0
