@@ -291,16 +291,17 @@ from assets_registry.adapters import mongodb
 from assets_registry.core.errors import ConfigurationError
 from assets_registry.plugins.types import AdapterContext, BackendURL
 assert [(s.port, s.scheme) for s in mongodb.assets_registry_adapters()] == [
-    ("metadata", "mongodb"), ("metadata", "mongodb+srv"), ("catalog", "mongodb"), ("catalog", "mongodb+srv")
+    ("metadata", "mongodb"), ("metadata", "mongodb+srv"), ("catalog", "mongodb"), ("catalog", "mongodb+srv"),
+    ("history", "mongodb"), ("history", "mongodb+srv"),
 ]
-for make in (mongodb.make_metadata_store, mongodb.make_catalog_store):
+for make in (mongodb.make_metadata_store, mongodb.make_catalog_store, mongodb.make_history_store):
     try:
         make(AdapterContext(BackendURL("mongodb://h/db"), Path(".")))
     except ConfigurationError as exc:
         print(exc.message)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.count("pip install 'assets-registry[mongodb]'") == 2, done.stdout
+    assert done.stdout.count("pip install 'assets-registry[mongodb]'") == 3, done.stdout
 
 
 class TestMongoCatalogStore(CatalogStoreContract):
