@@ -8,6 +8,7 @@ after ``fork()``, so no connection crosses processes). Tests override providers 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from assets_registry.apps.settings import Settings
 from assets_registry.core.access import Tokens
 from assets_registry.core.bundles import BundleLimits, Bundles, JobSettings
 from assets_registry.core.bundles.janitor import Janitor
-from assets_registry.core.errors import RecordNotFound
+from assets_registry.core.errors import ConfigurationError, RecordNotFound
 from assets_registry.core.history import HistoryStore
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import BlobStore, CatalogStore, JobTracker, Validator
@@ -32,6 +33,8 @@ from assets_registry.core.sources import AssetStore, SourceImports
 from assets_registry.plugins.guards import GuardedExtractor, GuardedMutator, GuardedValidator
 from assets_registry.plugins.manager import Adapter, Plugins
 from assets_registry.plugins.types import AdapterContext, BackendURL, PortName
+
+log = logging.getLogger(__name__)
 
 
 def load_plugins(settings: Settings, tolerant: bool = False) -> Plugins:
@@ -80,17 +83,37 @@ def auth_key(settings: Settings) -> bytes:
     if given:
         return given.encode()
     path = settings.data_dir / "auth.key"
-    try:
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(descriptor, "w") as file:
-        file.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+        draft = path.with_name(f".auth.key.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)  # appears whole, or not at all: a racing process keeps the first key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_bytes().strip()
+    if len(key) < 32:
+        raise ConfigurationError(f"The token key in {path} is missing or too short; delete it to make a new one.")
+    return key
 
 
-def make_tokens(settings: Settings, catalog: CatalogStore, history: HistoryStore) -> Tokens:
+def make_history(plugins: Plugins, settings: Settings) -> HistoryStore | None:
+    """The history beside the metadata store; None (no audit trail, no revisions) for a metadata
+    plugin that offers no history adapter for its scheme."""
+    url = BackendURL(settings.metadata_url)
+    if url.scheme not in plugins.schemes("history"):
+        log.warning("the %s:// metadata store has no history adapter: no audit trail or revisions are kept", url.scheme)
+        return None
+    return plugins.make_adapter("history", _context(settings.metadata_url, settings))
+
+
+def make_tokens(settings: Settings, catalog: CatalogStore, history: HistoryStore | None) -> Tokens:
     return Tokens(catalog, auth_key(settings), history=history)
 
 
@@ -145,7 +168,7 @@ class Container(containers.DeclarativeContainer):
     plugins = providers.Singleton(load_plugins, settings)
     metadata = providers.Singleton(make_adapter, plugins, "metadata", settings.provided.metadata_url, settings)
     catalog = providers.Singleton(make_adapter, plugins, "catalog", settings.provided.catalog_store_url, settings)
-    history = providers.Singleton(make_adapter, plugins, "history", settings.provided.metadata_url, settings)
+    history = providers.Singleton(make_history, plugins, settings)
     blobs = providers.Singleton(make_blobs, plugins, settings, catalog)
     jobs = providers.Singleton(make_adapter, plugins, "jobs", settings.provided.jobs_url, settings)
     validators = providers.Singleton(make_validators, plugins, settings)

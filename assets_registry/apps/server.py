@@ -29,8 +29,11 @@ def check_setup(settings: Settings) -> None:
     built: list[MetadataStore | BlobStore | JobTracker | CatalogStore | HistoryStore] = []
     try:
         for provider in (container.metadata, container.blobs, container.jobs, container.catalog, container.history):
-            built.append(provider())
-            built[-1].check()
+            part = provider()
+            if part is None:  # a metadata store without history
+                continue
+            built.append(part)
+            part.check()
         blobs = built[1]
         if isinstance(blobs, BucketStores):  # a bucket_blobs_url that cannot open a store fails here, not later
             blobs.store_of(DEFAULT_BUCKET).check()

@@ -20,6 +20,7 @@ from typing import Any
 
 from assets_registry.apps.settings import Settings
 from assets_registry.core.access import SCOPES, parse_duration
+from assets_registry.core.errors import ConfigurationError
 from assets_registry.core.history import HistoryStore
 
 
@@ -68,6 +69,8 @@ def run_audit(settings: Settings, args: argparse.Namespace) -> None:
 
     container = build_container(settings)
     store = container.history()
+    if store is None:
+        raise ConfigurationError("This metadata store keeps no history: there is no audit trail to show.")
     assert isinstance(store, HistoryStore)
     try:
         after: str | None = None

@@ -33,12 +33,14 @@ from assets_registry.core.errors import (
     FieldError,
     InvalidInput,
     NotFound,
+    RecordChanged,
     RecordExists,
     RecordNotFound,
     RegistryError,
 )
 
 SCOPES = ("read", "write", "admin")
+RESERVED_NAMES = frozenset({"anonymous", "system"})
 _RANK = {scope: n for n, scope in enumerate(SCOPES)}
 TOKEN_PREFIX = "areg_"
 _TOKEN = re.compile(r"areg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
@@ -110,9 +112,42 @@ def require_bucket(bucket: str) -> None:
         principal.require_bucket(bucket)
 
 
+def limits() -> frozenset[str] | None:
+    """The buckets the acting principal is limited to; None when it is not (or outside requests)."""
+    principal = _current.get()
+    return None if principal is None else principal.buckets
+
+
+def require_scope(scope: str, doing: str) -> None:
+    """``Forbidden`` unless the acting principal (if any) has ``scope`` for ``doing``."""
+    principal = _current.get()
+    if principal is not None and not principal.allows(scope):
+        raise Forbidden(f"The token {principal.name!r} has the {principal.scope} scope; {doing} needs {scope}.")
+
+
 def sees(bucket: str) -> bool:
     principal = _current.get()
     return principal is None or principal.sees(bucket)
+
+
+_ANY_BUCKET_FOLDER = r"assets/b\.[a-z0-9-]+(~[0-9]+)?/"
+
+
+def buckets_filter(buckets: frozenset[str]) -> dict[str, Any]:
+    """A search filter matching the assets of these buckets, by the key part of their file URLs.
+
+    The same rule as ``bucket_of_document`` but for URLs outside the store that merely look
+    like a bucket's (those need the store to tell; ``Registry`` checks each answer again).
+    """
+    shapes: list[dict[str, Any]] = []
+    for bucket in sorted(buckets):
+        if bucket == DEFAULT_BUCKET:  # no file in any bucket's folder
+            shapes.append({"files.asset_file_url": {"$not": {"$regex": _ANY_BUCKET_FOLDER}}})
+        else:
+            shapes.append({"files.asset_file_url": {"$regex": re.escape(f"assets/b.{bucket}") + "(~[0-9]+)?/"}})
+    if not shapes:
+        return {"asset_id": {"$in": []}}
+    return shapes[0] if len(shapes) == 1 else {"$or": shapes}
 
 
 def bucket_of_document(document: dict[str, Any], blob_key: Callable[[str], str | None] | None) -> str:
@@ -156,6 +191,8 @@ class Tokens:
             errors.append(FieldError("expires", "must be a positive duration"))
         if errors:
             raise InvalidInput("The token cannot be made: " + "; ".join(map(str, errors)) + ".", errors)
+        if name in RESERVED_NAMES:
+            raise InvalidInput(f"{name!r} names who acts without a token in the audit trail; choose another name.")
         if self._live(name) is not None:
             raise TokenExists(f"A token is already called {name!r}; revoke it first, or choose another name.")
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
@@ -217,14 +254,16 @@ class Tokens:
         return sorted((_public(r.document) for r in self._all()), key=lambda r: r["created_at"])
 
     def revoke(self, name: str) -> dict[str, Any]:
-        """Revoke the live token of this name; ``TokenNotFound`` if there is none."""
-        found = self._live(name)
-        if found is None:
+        """Revoke every live token of this name (two made at once may share it); ``TokenNotFound`` if none."""
+        revoked: dict[str, Any] | None = None
+        while (found := self._live(name)) is not None:
+            token_id, record = found
+            revoked = {**record.document, "revoked_at": self.clock()}
+            with contextlib.suppress(RecordChanged):  # its last use was being noted: read it again
+                self.catalog.replace("tokens", token_id, revoked, record.version)
+                self._note("token.revoked", revoked)
+        if revoked is None:
             raise TokenNotFound(f"No live token is called {name!r}.")
-        token_id, record = found
-        revoked = {**record.document, "revoked_at": self.clock()}
-        self.catalog.replace("tokens", token_id, revoked, record.version)
-        self._note("token.revoked", revoked)
         return _public(revoked)
 
     def _note(self, action: str, record: dict[str, Any]) -> None:

@@ -34,6 +34,11 @@ def lookup_values(lookup: Lookup, value: str) -> list[str]:
     return [value]
 
 
+def lookup_query(lookup: Lookup, value: str) -> dict[str, object]:
+    """The filter document whose answer the lookup must give."""
+    return {lookup.path: {"$in": lookup_values(lookup, value)}}
+
+
 def lookup_filter(lookup: Lookup, value: str) -> Filter:
-    """The filter whose answer the lookup must give."""
-    return compile_filter({lookup.path: {"$in": lookup_values(lookup, value)}})
+    """The filter whose answer the lookup must give, compiled."""
+    return compile_filter(lookup_query(lookup, value))

@@ -9,8 +9,9 @@ where it can (it takes the ``pending()`` change), right after the write otherwis
 versions written are kept as revisions, pruned to ``keep_revisions`` / ``keep_revision_days``.
 
 A request acting as a token limited to some buckets (``core.access.current()``) sees only
-their assets: lookups and search drop the others from each page, a single asset outside
-them is not found, and a new asset must go into one of them.
+their assets: lookups and search ask the store for those buckets' assets only (so no page,
+cursor or count is made of the others), a single asset outside them is not found, and a new
+or changed asset must stay in one of them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import msgspec
 
 from assets_registry.core import access, history
 from assets_registry.core.errors import AssetNotFound, FieldError, ForeignBlob, InvalidAsset, RevisionMismatch
-from assets_registry.core.filters import FilterLimits, compile_filter
-from assets_registry.core.lookups import Lookup
+from assets_registry.core.filters import Filter, FilterLimits, compile_filter
+from assets_registry.core.lookups import Lookup, lookup_query
 from assets_registry.core.model import Asset, asset_from_document, asset_to_document
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import Document, MetadataStore, Page, StoredAsset, Validator
@@ -134,6 +135,7 @@ class Registry:
         asset = self._checked(document)
         self._foreign_blobs(asset, self._keys_of(current.document) | set(own_keys))
         new = asset_to_document(asset)
+        access.require_bucket(access.bucket_of_document(new, self.blob_key))  # not moved out of reach
         if _same_json(new, current.document):
             return current
         updated = self._recorded(
@@ -238,12 +240,21 @@ class Registry:
             Lookup.TAG: self.store.find_by_tag,
             Lookup.API_ROUTE: self.store.find_by_api_route,
         }
+        if self._limits() is not None:  # the store's own lookups know nothing of buckets
+            return self._seen_page(self.store.find(self._limited(lookup_query(lookup, value)), size, after))
         return self._seen_page(finders[lookup](value, size, after))
 
     def search(self, filter_document: Any, limit: int | None = None, after: str | None = None) -> Page:
         """Assets matching a filter in the accepted subset of MongoDB queries."""
         flt = compile_filter(filter_document, self.filter_limits)
+        if self._limits() is not None:
+            flt = self._limited(filter_document)
         return self._seen_page(self.store.find(flt, self.page_limits.resolve(limit), after))
+
+    def _limited(self, filter_document: Any) -> Filter:
+        """The filter, and: in one of the acting token's buckets (by the key part of file URLs)."""
+        buckets = self._limits() or frozenset()
+        return compile_filter({"$and": [filter_document, access.buckets_filter(buckets)]})
 
     # -- the history ----------------------------------------------------------------------
 
@@ -261,7 +272,7 @@ class Registry:
             if not note.taken:
                 after = result.revision if isinstance(result, StoredAsset) else None
                 self.history.append(note.take(before, after), document)
-            if document is not None and (self.keep_revisions or self.keep_revision_days):
+            if self.keep_revisions or self.keep_revision_days:  # deletes too: a gone asset's revisions age out
                 days = self.keep_revision_days
                 self.history.prune(
                     note.change.asset_id or "", self.keep_revisions, time.time() - days * 86400 if days else None

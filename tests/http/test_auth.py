@@ -243,3 +243,120 @@ def test_the_tokens_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().out.strip() == "token/deployer revoked"
     assert main(["tokens", "revoke", "deployer", *base]) == 2
     assert "No live token" in capsys.readouterr().err
+
+
+def test_a_known_token_id_with_a_wrong_secret_is_refused(guarded: Guarded) -> None:
+    good = guarded.token("known", "read")
+    forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    assert_problem(guarded.call("GET", "/buckets", forged), 401, "unauthenticated")
+    assert guarded.call("GET", "/buckets", good).status_code == 200
+
+
+def test_a_bucket_limited_admin_may_not_make_tokens_or_read_the_audit(guarded: Guarded) -> None:
+    guarded.call("PUT", "/buckets/team-a", guarded.admin, json={})
+    limited_admin = guarded.token("team-a-admin", "admin", "team-a")
+    for method, path in (("GET", "/tokens"), ("POST", "/tokens"), ("DELETE", "/tokens/root"), ("GET", "/audit")):
+        body = {"name": "escape", "scope": "admin"}
+        problem = assert_problem(guarded.call(method, path, limited_admin, json=body), 403, "forbidden")
+        assert "limited to some buckets" in problem["detail"], problem
+    assert guarded.call("GET", "/buckets", guarded.admin).status_code == 200, "root was not revoked"
+
+
+def _decoded(cursor: str | None) -> str | None:
+    from assets_registry.core.pagination import decode_cursor
+
+    return decode_cursor(cursor) if cursor else None
+
+
+def test_pages_and_cursors_of_a_bucket_limited_token_tell_nothing_of_other_buckets(guarded: Guarded) -> None:
+    for name in ("team-a", "team-b"):
+        guarded.call("PUT", f"/buckets/{name}", guarded.admin, json={})
+    for n in range(6):
+        guarded.upload(guarded.admin, f"a-{n}", "team-a" if n % 2 else "team-b")
+        spec = {"url": "http://example.com/f", "bucket": "team-a" if n % 2 else "team-b"}
+        guarded.call("PUT", f"/sources/s-{n}", guarded.admin, json=spec)
+    guarded.run_jobs()
+    limited = guarded.token("team-a-reader", "read", "team-a")
+    visible = {"a-1", "a-3", "a-5"}
+    for method, path, key, body, want in (
+        ("GET", "/query/by-type/model?limit=1", "asset_id", None, visible),
+        ("POST", "/query/search?limit=1", "asset_id", {"asset_version": "v1"}, visible),
+        ("GET", "/sources?limit=1", "asset_id", None, {"s-1", "s-3", "s-5"}),
+        ("GET", "/buckets?limit=1", "name", None, {"team-a"}),
+    ):
+        seen: set[str] = set()
+        cursor: str | None = None
+        for _ in range(10):
+            page = guarded.call(method, path + (f"&cursor={cursor}" if cursor else ""), limited, json=body)
+            assert page.status_code == 200, page.text
+            seen |= {item[key] for item in page.json}
+            cursor = page.headers.get("X-Next-Cursor")
+            assert _decoded(cursor) in want | {None}, (path, _decoded(cursor))
+            if not cursor:
+                break
+        assert seen == want, (path, seen)
+    # A search cannot be made an oracle of a hidden asset's fields.
+    guesses = [{"$or": [{"asset_id": "a-0", "asset_uri": uri}, {"asset_id": "a-1"}]}
+               for uri in ("models://example.com/a-0", "wrong")]  # fmt: skip
+    answers = [guarded.call("POST", "/query/search?limit=1", limited, json=g) for g in guesses]
+    assert [a.json for a in answers] == [answers[1].json] * 2 and answers[0].headers.get("X-Next-Cursor") is None
+
+
+def test_a_bucket_limited_writer_cannot_move_an_asset_out_of_its_bucket(guarded: Guarded) -> None:
+    guarded.call("PUT", "/buckets/team-a", guarded.admin, json={})
+    guarded.upload(guarded.admin, "anchored", "team-a")
+    guarded.run_jobs()
+    limited = guarded.token("team-a-writer", "write", "team-a")
+    document = guarded.call("GET", "/query/by-id/anchored", limited).json
+    outside = [{**f, "asset_file_url": "https://example.com/elsewhere"} for f in document["files"]]
+    assert_problem(guarded.call("PUT", "/assets/anchored", limited, json={"files": outside}), 403, "forbidden")
+    assert guarded.call("GET", "/query/by-id/anchored", limited).json["files"] == document["files"]
+
+
+def test_only_an_admin_opens_a_bucket_to_anyone(guarded: Guarded) -> None:
+    writer = guarded.token("writer", "write")
+    assert_problem(guarded.call("PUT", "/buckets/open", writer, json={"policy": "readonly"}), 403, "forbidden")
+    assert guarded.call("PUT", "/buckets/closed", writer, json={"policy": "none"}).status_code == 201
+    assert_problem(guarded.call("PUT", "/buckets/closed", writer, json={"policy": "readwrite"}), 403, "forbidden")
+    assert guarded.call("PUT", "/buckets/open", guarded.admin, json={"policy": "readonly"}).status_code == 201
+    kept = guarded.call("PUT", "/buckets/open", writer, json={"policy": "readonly", "region": "eu"})
+    assert kept.status_code == 200, "a writer may change a public bucket that stays as public"
+
+
+def test_uploads_and_revisions_of_other_buckets_are_not_found(guarded: Guarded) -> None:
+    for name in ("team-a", "team-b"):
+        guarded.call("PUT", f"/buckets/{name}", guarded.admin, json={})
+    hidden = guarded.upload(guarded.admin, "moved", "team-b").json["upload_id"]
+    guarded.run_jobs()
+    guarded.call("DELETE", "/assets/moved", guarded.admin)
+    guarded.upload(guarded.admin, "moved", "team-a")
+    guarded.run_jobs()
+    limited = guarded.token("team-a-reader", "read", "team-a")
+    assert_problem(guarded.call("GET", f"/zip/status/{hidden}", limited), 404, "upload_not_found")
+    assert guarded.call("GET", f"/zip/status/{hidden}", guarded.admin).status_code == 200
+    listed = guarded.call("GET", "/assets/moved/revisions", limited).json
+    assert [r["n"] for r in listed] == [2], "the team-b version is not listed"
+    assert_problem(guarded.call("GET", "/assets/moved/revisions/1", limited), 404, "revision_not_found")
+
+
+def test_token_names_of_the_audit_trail_are_reserved(guarded: Guarded) -> None:
+    for name in ("anonymous", "system"):
+        made = guarded.call("POST", "/tokens", guarded.admin, json={"name": name, "scope": "read"})
+        assert_problem(made, 400, "invalid_input")
+
+
+def test_processes_starting_together_share_one_token_key(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from assets_registry.apps.container import auth_key; "
+        "from assets_registry.apps.settings import load_settings; "
+        "print(auth_key(load_settings(data_dir=sys.argv[1])).decode())"
+    )
+    for trial in range(3):
+        data_dir = tmp_path / f"var{trial}"
+        racers = [subprocess.Popen([sys.executable, "-c", script, str(data_dir)], stdout=subprocess.PIPE)
+                  for _ in range(8)]  # fmt: skip
+        keys = {racer.communicate()[0].strip() for racer in racers}
+        assert len(keys) == 1 and len(keys.pop()) == 64, keys

@@ -84,7 +84,7 @@ def test_the_audit_pages(guarded: Guarded) -> None:
 
 def test_uploads_buckets_sources_tokens_and_freed_blobs_are_recorded(guarded: Guarded) -> None:
     writer = guarded.token("uploader", "write")
-    guarded.call("PUT", "/buckets/audited", writer, json={"policy": "readonly"})
+    guarded.call("PUT", "/buckets/audited", writer, json={"policy": "none"})
     guarded.upload(writer, "zipped", "audited")
     guarded.run_jobs()
     guarded.upload(writer, "zipped", "audited")  # the same id again: refused, but recorded
@@ -136,7 +136,7 @@ def test_a_bucket_limited_token_reads_no_revision_of_another_bucket(guarded: Gua
     guarded.call("PUT", "/buckets/team-a", guarded.admin, json={})
     guarded.call("POST", "/assets", guarded.admin, json=bundle_asset("in-default"))
     limited = guarded.token("team-a-reader", "read", "team-a")
-    assert_problem(guarded.call("GET", "/assets/in-default/revisions", limited), 404, "revision_not_found")
+    assert guarded.call("GET", "/assets/in-default/revisions", limited).json == []
     assert_problem(guarded.call("GET", "/assets/in-default/revisions/1", limited), 404, "revision_not_found")
     query = '{ assetRevisions(assetId: "in-default") { items { n } } }'
     assert (

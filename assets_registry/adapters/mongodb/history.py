@@ -1,7 +1,8 @@
 """The audit trail and revision history on MongoDB, beside the asset documents' collection.
 
-``<collection>_changes``: one document per change, ``_id`` a time-ordered string (nanoseconds,
-then random digits), so changes page in the order they were made; ``asset_id``, ``actor``
+``<collection>_changes``: one document per change, ``_id`` a zero-padded number from an atomic
+counter (``<collection>_revision_numbers``, key ``/changes``: not an asset id, which cannot
+hold ``/``), so changes page in the order they were numbered; ``asset_id``, ``actor``
 and ``at`` are indexed for the audit's filters. ``<collection>_revisions``: each version of a
 document, unique on ``(asset_id, n)``; the next ``n`` comes from an atomic ``$inc`` on the
 asset's counter in ``<collection>_revision_numbers``, so racing writers never share a number.
@@ -13,8 +14,6 @@ lose one record.
 from __future__ import annotations
 
 import contextlib
-import secrets
-import time
 from typing import Any
 
 import pymongo
@@ -52,7 +51,7 @@ class MongoHistoryStore:
     def append(self, change: Change, document: Document | None = None) -> None:
         with self._connection._guard():
             self._ready()
-            key = f"{time.time_ns():020d}{secrets.randbelow(10**6):06d}"
+            key = f"{self._next_number('/changes'):020d}"  # a counter, not a clock: hosts' clocks differ
             self._changes.insert_one({"_id": key, **change.to_document()})
             if document is not None and change.asset_id is not None:
                 self._keep(change, document)

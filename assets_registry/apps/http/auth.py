@@ -5,7 +5,8 @@ With ``auth=off`` every request acts as ``ANYONE``. With ``auth=tokens`` every r
 
 - ``read``: ``GET``/``HEAD`` everywhere, ``POST /query/search`` and ``/graphql``;
 - ``write``: every other method (create, update, delete, uploads, buckets, sources);
-- ``admin``: ``/tokens``, ``/audit`` and any ``DELETE …?force=true``.
+- ``admin``: ``/tokens``, ``/audit`` (both only without bucket limits) and any
+  ``DELETE …?force=true``.
 
 A missing, malformed, unknown, revoked or expired token is 401 with ``WWW-Authenticate:
 Bearer realm="assets-registry"``; a scope or bucket the token lacks is 403 naming it. The ZIP
@@ -22,12 +23,12 @@ import falcon
 
 from assets_registry.apps.http.bodies import read_json, send_json
 from assets_registry.core import access
-from assets_registry.core.access import ANYONE, Principal, Tokens, parse_duration
+from assets_registry.core.access import ANYONE, Forbidden, Principal, Tokens, parse_duration
 from assets_registry.core.errors import InvalidInput, NotFound
 from assets_registry.core.registry import Registry
 from assets_registry.core.sources import AssetStore
+from assets_registry.core.sources.asset_store import PUBLIC_POLICIES
 
-PUBLIC_POLICIES = ("readonly", "readwrite")
 _READS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -60,6 +61,11 @@ class Authentication:
             return
         principal = ANYONE if self.tokens is None else self._principal(req, resource, params)
         principal.require(scope)
+        if getattr(resource, "admin_only", False) and principal.buckets is not None:
+            raise Forbidden(
+                f"The token {principal.name!r} is limited to some buckets; tokens and the audit trail "
+                "are for admin tokens without bucket limits."
+            )
         acting = access.acting_as(principal)
         acting.__enter__()
         req.context.principal, req.context.acting = principal, acting

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from assets_registry.core import history
+from assets_registry.core import access, history
 from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.bundles.attempts import Attempt
 from assets_registry.core.bundles.describe import Describer
@@ -39,7 +39,7 @@ from assets_registry.core.bundles.keys import behalf_key, bucket_of, manifest_ke
 from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
 from assets_registry.core.bundles.steps import Checker, Service
-from assets_registry.core.errors import BackendUnavailable, BlobNotFound
+from assets_registry.core.errors import BackendUnavailable, BlobNotFound, JobNotFound
 from assets_registry.core.ports import SUCCESS, BlobStore, JobTracker, StoredAsset, UploadJob, failed
 from assets_registry.core.registry import Registry
 
@@ -145,7 +145,11 @@ class Bundles:
             raise
 
     def status(self, upload_id: str) -> UploadJob:
-        return self.jobs.get(upload_id)
+        """The job; a bucket-limited token sees only the uploads into its buckets (``JobNotFound``)."""
+        job = self.jobs.get(upload_id)
+        if not access.sees(bucket_of(job.staged_key) or DEFAULT_BUCKET):
+            raise JobNotFound(upload_id)
+        return job
 
     # -- the worker side ----------------------------------------------------------------
 

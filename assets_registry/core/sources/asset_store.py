@@ -28,11 +28,18 @@ from assets_registry.core.errors import (
 )
 from assets_registry.core.ports import BlobStore, CatalogRecord, CatalogStore, Document
 from assets_registry.core.registry import Registry
-from assets_registry.core.sources.bucket_contents import check_buckets, delete_assets, refuse_assets, refuse_default
+from assets_registry.core.sources.bucket_contents import (
+    check_buckets,
+    delete_bucket,
+    own_buckets,
+    own_sources,
+)
 from assets_registry.core.sources.model import bucket_spec, source_spec
 
 _TRIES = 20
 MARKER = ".bucket"
+PUBLIC_POLICIES = ("readonly", "readwrite")
+"""A bucket's files are readable without a token: only an admin may open a bucket so."""
 
 
 class BucketNotEmpty(Conflict):
@@ -72,6 +79,8 @@ class AssetStore:
     def put_bucket(self, name: str, body: Any) -> tuple[Document, bool]:
         spec = bucket_spec(name, body)
         access.require_bucket(name)
+        if spec["policy"] in PUBLIC_POLICIES and not self._policy_kept(name, spec["policy"]):
+            access.require_scope("admin", "opening a bucket's files to anyone without a token")
         for _ in range(_TRIES):
             try:
                 record = self.catalog.get("buckets", name)
@@ -128,51 +137,22 @@ class AssetStore:
         return self.bucket_answer(self.catalog.get("buckets", name).document)
 
     def list_buckets(self, limit: int, after: str | None = None) -> tuple[list[Document], str | None]:
+        allowed = access.limits()
+        if allowed is not None:  # only its own buckets: no page or cursor is made of the others
+            return own_buckets(self, allowed, limit, after)
         records = self.catalog.records("buckets", limit + 1, after)
         page, next_after = _paged([r.document for r in records], limit, "name")
-        return [self.bucket_answer(d) for d in page if access.sees(d["name"])], next_after
+        return [self.bucket_answer(d) for d in page], next_after
+
+    def _policy_kept(self, name: str, policy: str) -> bool:
+        try:
+            return bool(self.catalog.get("buckets", name).document.get("policy") == policy)
+        except RecordNotFound:
+            return False
 
     def delete_bucket(self, name: str, force: bool = False) -> None:
-        """The bucket, once nothing uses it; with ``force``, its sources and assets first.
-
-        The bucket is ``Terminating`` while it goes, so no upload into it starts and a job still
-        running refuses to register into it (``bucket_open``); without ``force`` it is Ready again
-        if an asset landed in it meanwhile.
-        """
-        access.require_bucket(name)
-        record = self.catalog.get("buckets", name)
-        refuse_default(name)
-        users = self.catalog.records("sources", 1000, bucket=name)
-        if users and not force:
-            shown = ", ".join(r.key for r in users[:5]) + (" …" if len(users) > 5 else "")
-            raise BucketNotEmpty(
-                f"The bucket {name!r} holds the sources {shown}; "
-                "delete them first, or use ?force=true to delete them too."
-            )
-        if not force:
-            refuse_assets(self, name)
-        before = record.document.get("status") or {}
-        going = status("Terminating", "bucket_deleting", "the bucket is being deleted")
-        self._update("buckets", name, lambda d: {**d, "status": going})
-        try:
-            if not force:
-                refuse_assets(self, name)  # one that registered before the bucket was Terminating
-        except BucketNotEmpty:
-            self._update("buckets", name, lambda d: {**d, "status": before})
-            raise
-        while users:
-            for user in users:
-                self.delete_source(user.key)
-            users = self.catalog.records("sources", 1000, bucket=name)
-        if force:
-            delete_assets(self, name)
-            steps = max(8, self.steps.most_mutation_steps())
-            for folder in [bucket_folder(name)] + [f"{FILES_PREFIX}b.{name}~{n}/" for n in range(1, steps + 1)]:
-                for blob in list(self.blobs.listing(folder)):
-                    self.blobs.delete(blob.key)
-        self.blobs.delete(bucket_folder(name) + MARKER)
-        self.catalog.delete("buckets", name)
-        history.note(self.registry.history, "bucket.deleted", bucket=name, detail={"force": force})
+        """The bucket, once nothing uses it; with ``force``, its sources and assets first (``bucket_contents``)."""
+        delete_bucket(self, name, force)
 
     def bucket_open(self, name: str) -> bool:
         """May an upload job register its asset into this bucket now (it exists and is Ready)?"""
@@ -199,7 +179,9 @@ class AssetStore:
         """The bucket is Ready: sources waiting on it are due now."""
         for record in self.catalog.records("sources", 1000, bucket=bucket):
             if (record.document.get("status") or {}).get("reason") == "bucket_not_ready":
-                self._update("sources", record.key, lambda d: {**d, "due": self.clock()} if not d.get("holder") else d)
+                self.update_record(
+                    "sources", record.key, lambda d: {**d, "due": self.clock()} if not d.get("holder") else d
+                )
 
     # -- sources ------------------------------------------------------------------------
 
@@ -271,9 +253,12 @@ class AssetStore:
     def list_sources(
         self, limit: int, after: str | None = None, bucket: str | None = None
     ) -> tuple[list[Document], str | None]:
+        allowed = access.limits()
+        if allowed is not None:  # the sources of its own buckets only
+            return own_sources(self, allowed, limit, after, bucket)
         records = self.catalog.records("sources", limit + 1, after, bucket=bucket)
         page, next_after = _paged([r.document for r in records], limit, "asset_id")
-        return [self.source_answer(d) for d in page if access.sees(d["bucket"])], next_after
+        return [self.source_answer(d) for d in page], next_after
 
     def delete_source(self, asset_id: str) -> None:
         """The source, its asset (if the source made it) and every blob it wrote."""
@@ -365,7 +350,7 @@ class AssetStore:
                 raise LeaseLost() from None
         raise LeaseLost()
 
-    def _update(self, kind: Any, key: str, change: Callable[[Document], Document]) -> None:
+    def update_record(self, kind: Any, key: str, change: Callable[[Document], Document]) -> None:
         for _ in range(_TRIES):
             try:
                 record = self.catalog.get(kind, key)

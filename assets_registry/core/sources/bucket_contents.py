@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from assets_registry.core import access
+from assets_registry.core import access, history
 from assets_registry.core.bucket_names import DEFAULT_BUCKET, bucket_name_problem
 from assets_registry.core.bundles.keys import FILES_PREFIX
 from assets_registry.core.errors import (
@@ -146,3 +146,78 @@ def check_buckets(store: AssetStore, interval: float) -> None:
             continue
         if checked["phase"] == "Ready":
             store.wake(name)
+
+
+def own_buckets(
+    store: AssetStore, allowed: frozenset[str], limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A bucket-limited token's page of buckets: its own that exist, nothing of the others."""
+    found: list[dict[str, Any]] = []
+    for name in sorted(n for n in allowed if after is None or n > after):
+        try:
+            found.append(store.catalog.get("buckets", name).document)
+        except RecordNotFound:
+            continue
+    page, next_after = _page(found, limit, "name")
+    return [store.bucket_answer(d) for d in page], next_after
+
+
+def own_sources(
+    store: AssetStore, allowed: frozenset[str], limit: int, after: str | None, bucket: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A bucket-limited token's page of sources: those of its own buckets, in asset_id order."""
+    wanted = sorted(allowed if bucket is None else allowed & {bucket})
+    found = sorted((r.document for b in wanted for r in store.catalog.records("sources", limit + 1, after, b)),
+                   key=lambda d: str(d["asset_id"]))  # fmt: skip
+    page, next_after = _page(found, limit, "asset_id")
+    return [store.source_answer(d) for d in page], next_after
+
+
+def _page(items: list[dict[str, Any]], limit: int, key: str) -> tuple[list[dict[str, Any]], str | None]:
+    if len(items) > limit:
+        return items[:limit], str(items[limit - 1][key])
+    return items, None
+
+
+def delete_bucket(store: AssetStore, name: str, force: bool = False) -> None:
+    """The bucket, once nothing uses it; with ``force``, its sources and assets first.
+
+    The bucket is ``Terminating`` while it goes, so no upload into it starts and a job still
+    running refuses to register into it (``bucket_open``); without ``force`` it is Ready again
+    if an asset landed in it meanwhile.
+    """
+    from assets_registry.core.sources.asset_store import MARKER, BucketNotEmpty, bucket_folder, status
+
+    access.require_bucket(name)
+    record = store.catalog.get("buckets", name)
+    refuse_default(name)
+    users = store.catalog.records("sources", 1000, bucket=name)
+    if users and not force:
+        shown = ", ".join(r.key for r in users[:5]) + (" …" if len(users) > 5 else "")
+        raise BucketNotEmpty(
+            f"The bucket {name!r} holds the sources {shown}; delete them first, or use ?force=true to delete them too."
+        )
+    if not force:
+        refuse_assets(store, name)
+    before = record.document.get("status") or {}
+    going = status("Terminating", "bucket_deleting", "the bucket is being deleted")
+    store.update_record("buckets", name, lambda d: {**d, "status": going})
+    try:
+        if not force:
+            refuse_assets(store, name)  # one that registered before the bucket was Terminating
+    except BucketNotEmpty:
+        store.update_record("buckets", name, lambda d: {**d, "status": before})
+        raise
+    while users:
+        for user in users:
+            store.delete_source(user.key)
+        users = store.catalog.records("sources", 1000, bucket=name)
+    if force:
+        delete_assets(store, name)
+        steps = max(8, store.steps.most_mutation_steps())
+        for folder in [bucket_folder(name)] + [f"{FILES_PREFIX}b.{name}~{n}/" for n in range(1, steps + 1)]:
+            for blob in list(store.blobs.listing(folder)):
+                store.blobs.delete(blob.key)
+    store.blobs.delete(bucket_folder(name) + MARKER)
+    store.catalog.delete("buckets", name)
+    history.note(store.registry.history, "bucket.deleted", bucket=name, detail={"force": force})
