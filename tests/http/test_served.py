@@ -14,19 +14,22 @@ from typing import Any
 
 import pytest
 
+from assets_registry.apps.container import build_container
+from assets_registry.apps.settings import load_settings
 from tests.seed import SEED_ASSET, SEED_GRAPHQL_BY_ID, SEED_GRAPHQL_BY_TYPE, SEED_SEARCH, SEED_UPDATE
 from tests.served import served_registry
-from tests.stacks import STACKS, stack_settings
+from tests.stacks import EMBEDDED, REAL_STACK
 
 
 class Server:
-    def __init__(self, write: str, query: str) -> None:
+    def __init__(self, write: str, query: str, token: str | None = None) -> None:
         self.write = write
         self.query = query
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     def call(self, method: str, url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        request = urllib.request.Request(url, data=data, method=method, headers={**self.auth, **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -34,10 +37,31 @@ class Server:
             return exc.code, json.loads(exc.read() or b"null")
 
 
-@pytest.fixture(scope="module", params=STACKS)
+SERVED = [pytest.param((EMBEDDED, auth), id=f"{EMBEDDED}-{auth}") for auth in ("auth-off", "auth-tokens")] + [
+    pytest.param((REAL_STACK, auth), id=f"{REAL_STACK}-{auth}", marks=pytest.mark.real_servers)
+    for auth in ("auth-off", "auth-tokens")
+]
+
+
+@pytest.fixture(scope="module", params=SERVED)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with served_registry(tmp_path_factory.mktemp("served"), 2, 2, settings=stack_settings(request)) as (write, query):
-        yield Server(write, query)
+    """Two ports, two processes, on each stack; with ``auth=tokens`` every call sends an admin token."""
+    stack, auth = request.param
+    settings: dict[str, str] = {}
+    urls: dict[str, Any] = {}
+    if stack == REAL_STACK:
+        real = request.getfixturevalue("real_stack")
+        real.reset()
+        settings, urls = {**real.environment, "ASSETS_JOB_THREADS": "0"}, real.urls
+    data_dir = tmp_path_factory.mktemp("served")
+    token = None
+    if auth == "auth-tokens":
+        settings["ASSETS_AUTH"] = "tokens"
+        admin = build_container(load_settings(data_dir=data_dir, **urls)).services()
+        token, _ = admin.tokens.create("served-suite", "admin")
+        admin.close()
+    with served_registry(data_dir, 2, 2, settings=settings) as (write, query):
+        yield Server(write, query, token)
 
 
 JSON = {"Content-Type": "application/json"}
@@ -93,7 +117,7 @@ def test_client_mistakes_are_never_500_over_the_wire(server: Server) -> None:
     status, body = server.call("POST", f"{server.write}/assets", None, {"Content-Type": "application/json"})
     assert (status, body["code"]) == (400, "malformed_json")
     request = urllib.request.Request(f"{server.write}/assets", data=b"{}", method="POST",
-                                     headers={"Content-Type": "text/plain"})  # fmt: skip
+                                     headers={"Content-Type": "text/plain", **server.auth})  # fmt: skip
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(request, timeout=30)
     assert info.value.code == 415
