@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from assets_registry.apps.container import build_container
+from assets_registry.apps.settings import load_settings
 from assets_registry.testing import asset_document, bundle_zip, upload_form
 from tests.served import served_registry
 
@@ -25,18 +27,40 @@ FORM_HEADERS = "Content-Type: multipart/form-data; boundary=b\r\n"
 FILE_PART = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.zip"\r\n\r\nPK\x03\x04abc'
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+TOKENS: dict[str, str] = {}
+"""The admin token of each server run with ``auth=tokens`` (by URL): every request sends it."""
+
+
+@pytest.fixture(scope="module", params=["auth-off", "auth-tokens"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path_factory.mktemp("wire")
-    with served_registry(data_dir) as (url,):
+    settings: dict[str, str] = {}
+    token = None
+    if request.param == "auth-tokens":
+        settings["ASSETS_AUTH"] = "tokens"
+        admin = build_container(load_settings(data_dir=data_dir)).services()
+        token, _ = admin.tokens.create("wire-suite", "admin")
+        admin.close()
+    with served_registry(data_dir, settings=settings) as (url,):
+        if token:
+            TOKENS[url] = token
         yield url, data_dir
+
+
+def _authorized(url: str, head: str) -> str:
+    """The request head with the server's token after its request line (if it needs one)."""
+    token = TOKENS.get(url)
+    if token is None:
+        return head
+    line, _, rest = head.partition("\r\n")
+    return f"{line}\r\nAuthorization: Bearer {token}\r\n{rest}"
 
 
 def send_raw(url: str, head: str, body: bytes = b"") -> tuple[int, dict[str, Any] | None]:
     """Send a request as bytes, close our side, read the whole answer: (status, problem or None)."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(head.encode("latin-1") + b"Connection: close\r\n\r\n" + body)
+        sock.sendall(_authorized(url, head).encode("latin-1") + b"Connection: close\r\n\r\n" + body)
         sock.shutdown(socket.SHUT_WR)
         answer = b""
         while data := sock.recv(65536):
@@ -55,7 +79,10 @@ def assert_problem(answer: tuple[int, dict[str, Any] | None], status: int, code:
 
 
 def stored_ids(url: str) -> list[str]:
-    request = urllib.request.Request(f"{url}/query/search", data=b"{}", headers={"Content-Type": "application/json"})
+    auth = {"Authorization": f"Bearer {TOKENS[url]}"} if url in TOKENS else {}
+    request = urllib.request.Request(
+        f"{url}/query/search", data=b"{}", headers={"Content-Type": "application/json", **auth}
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return sorted(asset["asset_id"] for asset in json.load(answer))
 
@@ -130,15 +157,19 @@ def test_an_encoded_or_trailing_slash_never_names_another_asset(server: tuple[st
 def test_a_download_whose_first_file_changed_is_a_409_problem_not_an_html_page(server: tuple[str, Path]) -> None:
     url, _ = server
     body, headers = upload_form(bundle_zip("changed-1", {"a.bin": b"a" * 5000, "b.bin": b"b"}))
-    request = urllib.request.Request(f"{url}/zip/upload", data=body, headers=headers)
+    auth = {"Authorization": f"Bearer {TOKENS[url]}"} if url in TOKENS else {}
+    request = urllib.request.Request(f"{url}/zip/upload", data=body, headers={**headers, **auth})
     with urllib.request.urlopen(request, timeout=10) as answer:
         upload_id = json.load(answer)["upload_id"]
     for _ in range(200):
-        with urllib.request.urlopen(f"{url}/zip/status/{upload_id}", timeout=10) as answer:
+        status = urllib.request.Request(f"{url}/zip/status/{upload_id}", headers=auth)
+        with urllib.request.urlopen(status, timeout=10) as answer:
             if json.load(answer)["status"] == "success":
                 break
         time.sleep(0.05)
-    with urllib.request.urlopen(f"{url}/query/by-id/changed-1", timeout=10) as answer:
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{url}/query/by-id/changed-1", headers=auth), timeout=10
+    ) as answer:
         files = json.load(answer)["files"]
     files[0]["asset_file_metadata"]["size"] += 1  # the record no longer matches the stored bytes
     change = json.dumps({"files": files}).encode()
