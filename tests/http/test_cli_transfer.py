@@ -19,6 +19,8 @@ import pytest
 
 from assets_registry.apps.cli import main
 from assets_registry.apps.client import CommandError, _wait_for, multipart_body, multipart_parts, upload
+from assets_registry.apps.container import build_container
+from assets_registry.apps.settings import load_settings
 from assets_registry.testing import write_bundle
 from tests.seed import SEED_ASSET
 from tests.served import free_port, served_registry
@@ -27,10 +29,34 @@ from tests.stacks import STACKS, stack_settings
 MiB = 1 << 20
 
 
-@pytest.fixture(scope="module", params=STACKS)
+@pytest.fixture(scope="module", params=[*STACKS, pytest.param("auth-tokens", id="embedded-auth-tokens")])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served_registry(tmp_path_factory.mktemp("served"), settings=stack_settings(request)) as (url,):
-        yield url
+    """The CLI against each stack, and against the embedded default with ``auth=tokens``: then the
+    commands find their token in ``ASSETS_TOKEN``, as a user's shell would give it."""
+    data_dir = tmp_path_factory.mktemp("served")
+    if request.param != "auth-tokens":
+        with served_registry(data_dir, settings=stack_settings(request)) as (url,):
+            yield url
+        return
+    admin = build_container(load_settings(data_dir=data_dir)).services()
+    token, _ = admin.tokens.create("cli-suite", "write")
+    admin.close()
+    before = os.environ.get("ASSETS_TOKEN")
+    os.environ["ASSETS_TOKEN"] = token
+    try:
+        with served_registry(data_dir, settings={"ASSETS_AUTH": "tokens"}) as (url,):
+            yield url
+    finally:
+        if before is None:
+            os.environ.pop("ASSETS_TOKEN", None)
+        else:
+            os.environ["ASSETS_TOKEN"] = before
+
+
+def _get(url: str) -> httpx.Response:
+    """A plain GET, with the suite's token when the server needs one."""
+    token = os.environ.get("ASSETS_TOKEN")
+    return httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {})
 
 
 def make_bundle(path: Path, asset_id: str) -> dict[str, bytes]:
@@ -56,9 +82,9 @@ def test_upload_wait_download_and_reupload(server: str, tmp_path: Path, capsys: 
     assert main(["upload", str(bundle), "--wait", "--url", server, "--quiet"]) == 0
     upload_id, asset_id = capsys.readouterr().out.split()
     assert asset_id == "cli-1"
-    status = httpx.get(f"{server}/zip/status/{upload_id}").json()
+    status = _get(f"{server}/zip/status/{upload_id}").json()
     assert (status["status"], status["asset_id"]) == ("success", "cli-1")
-    response = httpx.get(f"{server}/query/by-id/cli-1")
+    response = _get(f"{server}/query/by-id/cli-1")
     assert response.status_code == 200
     assert sorted(f["asset_file_id"] for f in response.json()["files"]) == sorted(members)
 
@@ -100,15 +126,17 @@ def test_unknown_asset_prints_the_servers_detail(
     server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    problem = httpx.get(f"{server}/zip/download/no-such-asset").json()
+    problem = _get(f"{server}/zip/download/no-such-asset").json()
     assert main(["download", "no-such-asset", "--url", server, "--quiet"]) == 1
     assert capsys.readouterr().err == f"assets-registry: {problem['detail']}\n"
     assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_upload_id_prints_the_servers_detail(server: str, capsys: pytest.CaptureFixture[str]) -> None:
-    detail = httpx.get(f"{server}/zip/status/nope").json()["detail"]
-    with httpx.Client(base_url=server) as client, pytest.raises(CommandError) as info:
+    detail = _get(f"{server}/zip/status/nope").json()["detail"]
+    token = os.environ.get("ASSETS_TOKEN")
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=server, headers=auth) as client, pytest.raises(CommandError) as info:
         _wait_for(client, "nope", 5, quiet=True)
     assert str(info.value) == detail
 
@@ -168,7 +196,7 @@ def test_upload_streams_from_disk(server: str, tmp_path: Path, capsys: pytest.Ca
         tracemalloc.stop()
     assert code == 0
     upload_id = capsys.readouterr().out.strip()
-    assert httpx.get(f"{server}/zip/status/{upload_id}").status_code == 200
+    assert _get(f"{server}/zip/status/{upload_id}").status_code == 200
     assert peak < 32 * MiB, f"peak Python allocation {peak / MiB:.1f} MiB"
 
 
