@@ -6,6 +6,7 @@ of the registry stays on the embedded default, so the failing part is the only o
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from falcon import testing
 from assets_registry.apps.container import Services, build_container
 from assets_registry.apps.http import create_app
 from assets_registry.apps.settings import load_settings
+from assets_registry.core.errors import BackendUnavailable
 from assets_registry.testing import assert_problem, bundle_zip, upload_form
 from tests.seed import SEED_ASSET
 from tests.servers import free_port
@@ -50,9 +52,24 @@ def answer_of(client: testing.TestClient, part: str) -> testing.Result:
     return client.simulate_get("/zip/status/0a5e3de1-1fcd-4a65-9c83-18c5c0b4d612")
 
 
-def test_a_down_backend_is_a_503_naming_it_within_seconds(down: tuple[str, str, Services]) -> None:
+def _client(services: Services, auth: str) -> testing.TestClient:
+    """With ``auth=tokens``: a token made where the catalog still answers; where it is down (it lives
+    with the metadata), a well-formed token that cannot be looked up."""
+    if auth == "auth-off":
+        return testing.TestClient(create_app(services))
+    guarded = dataclasses.replace(services, settings=services.settings.model_copy(update={"auth": "tokens"}))
+    try:
+        token, _ = services.tokens.create("outage-suite", "admin")
+    except BackendUnavailable:
+        token = "areg_0123456789abcdef_" + "A" * 43
+    return testing.TestClient(create_app(guarded), headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("auth", ["auth-off", "auth-tokens"])
+def test_a_down_backend_is_a_503_naming_it_within_seconds(down: tuple[str, str, Services], auth: str) -> None:
+    """Also with tokens: a token that cannot be looked up is the backend's fault (503), not the client's."""
     part, name, services = down
-    client = testing.TestClient(create_app(services))
+    client = _client(services, auth)
     started = time.monotonic()
     result = answer_of(client, part)
     took = time.monotonic() - started
