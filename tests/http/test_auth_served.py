@@ -5,6 +5,7 @@ the audit trail with its uploader's token name."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ def test_a_revoked_token_is_refused_by_every_process_at_once(served: tuple[str, 
     assert token not in answers[0].text
     assert httpx.get(f"{url}/buckets").status_code == 401
     assert httpx.get(f"{url}/healthz").status_code == 200
+    expiring, _ = admin.tokens.create("expiring", "read", expires_in=1.0)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {expiring}"}) as client:
+        assert client.get("/buckets").status_code == 200
+        time.sleep(1.1)
+        expired = [client.get("/buckets") for _ in range(20)]
+    assert [a.status_code for a in expired] == [401] * 20 and "expired" in expired[0].json()["detail"]
 
 
 def test_the_cli_sends_its_token(

@@ -18,11 +18,12 @@ from typing import Any
 
 import falcon
 
-from assets_registry.apps.http.bodies import page_params, send_json
+from assets_registry.apps.http.bodies import page_params, send_json, send_page
 from assets_registry.core import access, history
 from assets_registry.core.errors import InvalidInput, RevisionNotFound
 from assets_registry.core.history import HistoryStore
-from assets_registry.core.pagination import PageLimits, encode_cursor
+from assets_registry.core.pagination import PageLimits
+from assets_registry.core.ports import Page
 from assets_registry.core.registry import Registry
 
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
@@ -62,10 +63,8 @@ def _moment(req: falcon.Request, name: str) -> float | None:
 
 
 def _send_listing(req: falcon.Request, resp: falcon.Response, items: list[Any], next_after: str | None) -> None:
-    if next_after is not None:
-        cursor = encode_cursor(next_after)
-        resp.set_header("X-Next-Cursor", cursor)
-    send_json(resp, items)
+    """A JSON array with the next page's cursor in ``X-Next-Cursor`` and ``Link``, as every list."""
+    send_page(req, resp, Page(items, next_after))
 
 
 class AuditResource:
