@@ -360,3 +360,12 @@ def test_processes_starting_together_share_one_token_key(tmp_path: Path) -> None
                   for _ in range(8)]  # fmt: skip
         keys = {racer.communicate()[0].strip() for racer in racers}
         assert len(keys) == 1 and len(keys.pop()) == 64, keys
+
+
+def test_the_graphiql_page_and_static_files_need_no_token_but_its_queries_do(guarded: Guarded) -> None:
+    page = guarded.call("GET", "/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "/static/vendor/graphiql.min.js" in page.text
+    assert guarded.call("GET", "/static/vendor/graphiql.min.js").status_code == 200
+    assert_problem(
+        guarded.call("POST", "/graphql", json={"query": "{ buckets { nextCursor } }"}), 401, "unauthenticated"
+    )

@@ -25,6 +25,7 @@ from assets_registry.apps.http.history import AuditResource, RequestIds, Revisio
 from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
+from assets_registry.apps.http.static import StaticResource
 from assets_registry.apps.settings import Routes
 from assets_registry.core.lookups import Lookup
 
@@ -72,6 +73,7 @@ def create_app(
     max_body = services.settings.max_body_bytes
 
     app.add_route("/healthz", HealthResource())
+    app.add_route("/static/{path:path}", StaticResource())
     app.add_route("/tokens", TokensResource(services.tokens, max_body))
     app.add_route("/tokens/{name}", TokenResource(services.tokens))
     if services.registry.history is not None:

@@ -36,6 +36,8 @@ def required_scope(req: falcon.Request, resource: Any) -> str | None:
     """The scope a request needs (None: open to everyone)."""
     if getattr(resource, "open_to_all", False):
         return None
+    if getattr(resource, "is_page", None) is not None and resource.is_page(req):
+        return None  # a page without data (GraphiQL's): its queries need the token
     if getattr(resource, "admin_only", False):
         return "admin"
     if req.method == "DELETE" and req.get_param_as_bool("force"):

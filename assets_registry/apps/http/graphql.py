@@ -33,6 +33,11 @@ class GraphQLResource:
         self.history = history
         self.max_body_bytes = max_body_bytes
 
+    @staticmethod
+    def is_page(req: falcon.Request) -> bool:
+        """A browser asking for GraphiQL (no query): the page holds no data, so it needs no token."""
+        return req.method == "GET" and req.get_param("query") is None and req.client_accepts("text/html")
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         query = req.get_param("query")
         if query is None:
