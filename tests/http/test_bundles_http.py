@@ -227,3 +227,17 @@ def consume(chunks: Iterator[bytes], into: bytearray, after_first: Callable[[], 
         into += chunk
         if n == 0:
             after_first()
+
+
+def test_the_zip_download_honours_its_etag(client: testing.TestClient, services: Services) -> None:
+    upload_bundle(client, bundle_bytes("etag-zip"))
+    run_jobs(services)
+    first = client.simulate_get("/zip/download/etag-zip")
+    assert first.status_code == 200
+    tag = first.headers["etag"]
+    again = client.simulate_get("/zip/download/etag-zip", headers={"If-None-Match": tag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", tag)
+    assert (
+        client.simulate_get("/zip/download/etag-zip", headers={"If-None-Match": f'"other", W/{tag}'}).status_code == 304
+    )
+    assert client.simulate_get("/zip/download/etag-zip", headers={"If-None-Match": '"other"'}).status_code == 200

@@ -309,3 +309,12 @@ def test_a_read_only_replica_serves_reads_and_refuses_writes(services: Services)
     assert_problem(reader.simulate_delete("/assets/asset-001"), 405, "write_routes_not_served")
     assert_problem(writer.simulate_get("/query/by-id/asset-001"), 405, "read_routes_not_served")
     assert_problem(writer.simulate_post("/graphql", json={"query": "{x}"}), 405, "read_routes_not_served")
+
+
+def test_head_answers_where_get_does(filled: testing.TestClient) -> None:
+    got = filled.simulate_get("/query/by-id/asset-001")
+    head = filled.simulate_head("/query/by-id/asset-001")
+    assert (head.status_code, head.content, head.headers["etag"]) == (200, b"", got.headers["etag"])
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert filled.simulate_head("/query/by-type/model?limit=1").headers["x-next-cursor"]
+    assert filled.simulate_head("/query/by-id/nothing").status_code == 404

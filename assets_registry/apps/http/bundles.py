@@ -136,17 +136,23 @@ class DownloadResource:
         self.bundles = bundles
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
-        chunks = self.bundles.send(self._headers(resp, asset_id))
+        download = self.bundles.export(asset_id)
+        tag = _etag(download)
+        if _matches(req.get_header("If-None-Match"), tag):
+            resp.status = falcon.HTTP_304  # the archive the client has is this one: nothing is read
+            resp.set_header("ETag", tag)
+            resp.content_type = None
+            return
+        chunks = self.bundles.send(self._headers(resp, download))
         # The first chunk is made here, before the status line goes out: a fault found in it
         # (a file changed behind the registry's back) is a 409 problem, not the WSGI server's
         # HTML 500. A fault found later can only cut the stream short of its Content-Length.
         resp.stream = _Primed(next(chunks, b""), chunks)
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
-        self._headers(resp, asset_id)
+        self._headers(resp, self.bundles.export(asset_id))
 
-    def _headers(self, resp: falcon.Response, asset_id: str) -> BundleDownload:
-        download = self.bundles.export(asset_id)
+    def _headers(self, resp: falcon.Response, download: BundleDownload) -> BundleDownload:
         resp.content_type = "application/zip"
         resp.content_length = download.size
         ascii_name = download.filename.encode("ascii", "replace").decode().replace('"', "_")
@@ -154,8 +160,20 @@ class DownloadResource:
             "Content-Disposition",
             f"attachment; filename={_token_or_quoted(ascii_name)}; filename*=UTF-8''{quote(download.filename)}",
         )
-        resp.set_header("ETag", f'"zip-{download.digest[:32]}"')  # the same bytes, whatever the revision
+        resp.set_header("ETag", _etag(download))
         return download
+
+
+def _etag(download: BundleDownload) -> str:
+    return f'"zip-{download.digest[:32]}"'  # the same bytes, whatever the revision
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    """``If-None-Match`` names ``tag`` (weakly compared, as RFC 9110 says for it), or is ``*``."""
+    if not header:
+        return False
+    named = [part.strip().removeprefix("W/") for part in header.split(",")]
+    return "*" in named or tag in named
 
 
 class _Primed:

@@ -15,7 +15,7 @@ from assets_registry.core.registry import Registry
 
 
 class AssetByIdResource:
-    """``GET /query/by-id/{asset_id}``: one asset, with ``ETag`` (304 on ``If-None-Match``)."""
+    """``GET``/``HEAD /query/by-id/{asset_id}``: one asset, with ``ETag`` (304 on ``If-None-Match``)."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -28,6 +28,8 @@ class AssetByIdResource:
             return
         send_asset(resp, stored)
 
+    on_head = on_get  # Falcon sends no body for HEAD, and keeps its headers and length
+
 
 class LookupResource:
     """``GET /query/by-{type,sub-type,tag,api-route}/{value}``."""
@@ -39,6 +41,8 @@ class LookupResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, value: str) -> None:
         limit, after = page_params(req)
         send_page(req, resp, self.registry.lookup(self.lookup, value, limit, after))
+
+    on_head = on_get
 
 
 class SearchResource:
