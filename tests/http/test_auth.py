@@ -209,6 +209,8 @@ def test_a_readonly_buckets_downloads_need_no_token(guarded: Guarded) -> None:
     guarded.run_jobs()
     assert guarded.call("GET", "/zip/download/open").status_code == 200
     assert guarded.call("HEAD", "/zip/download/open").status_code == 200
+    assert guarded.call("GET", "/assets/open/files/a.txt").content == b"open"
+    assert_problem(guarded.call("GET", "/assets/closed/files/a.txt"), 401, "unauthenticated")
     assert_problem(guarded.call("GET", "/zip/download/closed"), 401, "unauthenticated")
     assert_problem(guarded.call("GET", "/zip/download/nothing"), 401, "unauthenticated")
     assert_problem(guarded.call("GET", "/query/by-id/open"), 401, "unauthenticated")  # only the files are public

@@ -19,6 +19,7 @@ from assets_registry.apps.http import problems
 from assets_registry.apps.http.assets import AssetResource, AssetsResource
 from assets_registry.apps.http.auth import Authentication, TokenResource, TokensResource
 from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
+from assets_registry.apps.http.files import AssetFileResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
 from assets_registry.apps.http.history import AuditResource, RequestIds, RevisionResource, RevisionsResource
@@ -93,6 +94,7 @@ def create_app(
         )
         app.add_route("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
         app.add_route("/zip/download/{asset_id}", DownloadResource(services.bundles))
+        app.add_route("/assets/{asset_id}/files/{file_id:path}", AssetFileResource(registry, services.blobs))
     else:
         app.add_sink(_served_elsewhere("read"), READ_PREFIXES)
     if routes in ("all", "write"):

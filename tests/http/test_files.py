@@ -1,0 +1,68 @@
+"""``GET``/``HEAD /assets/{asset_id}/files/{file_id}``: one file, its digests, ranges and conditions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from falcon import testing
+
+from assets_registry.apps.container import Services
+from assets_registry.testing import assert_problem, bundle_asset, bundle_zip, upload_bundle
+from tests.seed import SEED_ASSET
+from tests.stacks import run_jobs
+
+DATA = bytes(range(256)) * 40  # 10,240 bytes
+
+
+def _stored(client: testing.TestClient, services: Services) -> None:
+    files = {"weights/model.bin": DATA, "notes.txt": b"notes\n"}
+    assert upload_bundle(client, bundle_zip(bundle_asset("with-files"), files)).status_code == 202
+    run_jobs(services)
+
+
+def test_a_file_streams_with_its_type_and_digests(client: testing.TestClient, services: Services) -> None:
+    _stored(client, services)
+    got = client.simulate_get("/assets/with-files/files/weights/model.bin")
+    assert got.status_code == 200 and got.content == DATA
+    digest = hashlib.sha256(DATA).digest()
+    assert got.headers["etag"] == f'"{digest.hex()}"'
+    assert got.headers["repr-digest"] == f"sha-256=:{base64.b64encode(digest).decode()}:"
+    assert got.headers["accept-ranges"] == "bytes" and got.headers["content-length"] == str(len(DATA))
+    assert client.simulate_get("/assets/with-files/files/notes.txt").headers["content-type"].startswith("text/plain")
+    head = client.simulate_head("/assets/with-files/files/weights/model.bin")
+    assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", str(len(DATA)))
+    again = client.simulate_get(
+        "/assets/with-files/files/weights/model.bin", headers={"If-None-Match": got.headers["etag"]}
+    )
+    assert (again.status_code, again.content) == (304, b"")
+
+
+def test_ranges(client: testing.TestClient, services: Services) -> None:
+    _stored(client, services)
+    path = "/assets/with-files/files/weights/model.bin"
+    size = len(DATA)
+    for header, first, last in (("bytes=0-99", 0, 99), ("bytes=10000-", 10000, size - 1), ("bytes=-40", size - 40,
+                                size - 1), ("bytes=10200-99999", 10200, size - 1)):  # fmt: skip
+        part = client.simulate_get(path, headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.content == DATA[first : last + 1], header
+        assert part.headers["content-range"] == f"bytes {first}-{last}/{size}"
+    past = client.simulate_get(path, headers={"Range": f"bytes={size}-"})
+    assert (past.status_code, past.headers["content-range"]) == (416, f"bytes */{size}")
+    etag = client.simulate_head(path).headers["etag"]
+    assert client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": etag}).status_code == 206
+    assert client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": '"old"'}).content == DATA
+    assert client.simulate_get(path, headers={"Range": "bytes=0-1,5-9"}).content == DATA, "several: the whole file"
+
+
+def test_unknown_files_and_files_stored_elsewhere(client: testing.TestClient, services: Services) -> None:
+    _stored(client, services)
+    assert_problem(client.simulate_get("/assets/with-files/files/nope.bin"), 404, "file_not_found")
+    assert_problem(client.simulate_get("/assets/nothing/files/x"), 404, "asset_not_found")
+    elsewhere = {"asset_file_id": "w.bin", "asset_file_type": "weights", "asset_file_mime_type": "application/x",
+                 "asset_file_url": "https://models.example.com/w.bin"}  # fmt: skip
+    document = {**SEED_ASSET, "asset_file_ids": ["w.bin"], "files": [elsewhere]}
+    assert client.simulate_post("/assets", json=document).status_code == 201
+    problem = assert_problem(client.simulate_get("/assets/asset-001/files/w.bin"), 404, "file_not_stored")
+    assert "https://models.example.com/w.bin" in problem["detail"]
