@@ -37,8 +37,10 @@ class CommandError(Exception):
 
 
 def server_url(flag: str | None) -> str:
-    """``--url``, else ``$ASSETS_URL``, else the default write port of a local server."""
-    return (flag or os.environ.get("ASSETS_URL") or DEFAULT_URL).rstrip("/")
+    """``--url``, else ``$ASSETS_URL``, else the default write port of a local server; a bare
+    ``host:port`` (or ``host``) means ``http://host:port``."""
+    url = (flag or os.environ.get("ASSETS_URL") or DEFAULT_URL).strip().rstrip("/")
+    return url if "://" in url else f"http://{url}"
 
 
 def upload(

@@ -304,3 +304,17 @@ def test_gc_lists_orphans_on_a_dry_run_and_deletes_them_otherwise(
     assert cli.main(["gc", "--grace", "0", *data_dir]) == 0
     assert "deleted 1 of 1 orphan blobs" in capsys.readouterr().err
     assert blobs.missing(["assets/9d1c/weights.bin"]) == ["assets/9d1c/weights.bin"]
+
+
+def test_version_and_bare_server_addresses(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from assets_registry.apps.client import server_url
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"assets-registry {version('assets-registry')}"
+    assert server_url("127.0.0.1:9000") == "http://127.0.0.1:9000"
+    assert server_url("registry.internal") == "http://registry.internal"
+    assert server_url("https://registry.example.com/") == "https://registry.example.com"
