@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from assets_registry.apps import catalog_cli, tokens_cli
+from assets_registry.apps import assets_cli, catalog_cli, tokens_cli
 from assets_registry.apps.memory import limit_malloc_arenas
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.errors import ConfigurationError, RegistryError
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--url", help=url_help)
     download.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
     catalog_cli.add_commands(commands, url_help)
+    assets_cli.add_commands(commands, url_help)
     tokens_cli.add_commands(commands, _common)
     for name in ("upload", "download"):
         commands.choices[name].add_argument("--token", help="access token (default: $ASSETS_TOKEN)")
@@ -207,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("buckets", "sources"):
         return catalog_cli.run(args)
+    if args.command in ("assets", "status", "wait"):
+        from assets_registry.apps import client
+
+        return assets_cli.run(args, client.server_url(args.url))
     if args.command in ("upload", "download"):  # clients of a running server: no Settings
         from assets_registry.apps import client
 
