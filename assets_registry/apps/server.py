@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from assets_registry.adapters.bucket_stores import BucketStores
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
+from assets_registry.apps.metrics import forget_process_files, process_ended, use_process_files
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
 from assets_registry.core.bucket_names import DEFAULT_BUCKET
@@ -80,6 +81,7 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
             "keepalive": 5,
             "limit_request_line": 8190,  # long API routes and cursors fit
             "proc_name": "assets-registry",
+            "child_exit": lambda _arbiter, worker: process_ended(worker.pid),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -125,4 +127,8 @@ def _loopback(host: str) -> bool:
 def serve(settings: Settings) -> None:
     check_exposure(settings)
     check_setup(settings)
-    RegistryServer(settings).run()
+    use_process_files()  # before any process imports prometheus-client: /metrics sums them all
+    try:
+        RegistryServer(settings).run()
+    finally:
+        forget_process_files()

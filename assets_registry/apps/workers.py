@@ -14,11 +14,14 @@ import random
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 
+from assets_registry.apps.metrics import job_ended
 from assets_registry.core.bundles import Bundles
 from assets_registry.core.bundles.janitor import Janitor
 from assets_registry.core.sources import SourceImports
+from assets_registry.core.sources.reasons import job_reason
 
 log = logging.getLogger("assets_registry.workers")
 
@@ -52,8 +55,11 @@ class BundleWorkers:
 
     def _loop(self, name: str) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 job = self.bundles.run_next(name)
+                if job is not None:
+                    job_ended(job_reason(self.bundles.status(job.upload_id).status), time.monotonic() - started)
             except Exception:  # a backend hiccup must not kill the thread
                 log.exception("worker %s could not take a job", name)
                 job = None

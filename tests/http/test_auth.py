@@ -48,6 +48,7 @@ ROUTES = [
     ("GET", "/tokens"),
     ("POST", "/tokens"),
     ("DELETE", "/tokens/t"),
+    ("GET", "/metrics"),
 ]
 READS = [
     (m, p) for m, p in ROUTES if (m in ("GET", "HEAD") or p in ("/query/search", "/graphql")) and "tokens" not in p

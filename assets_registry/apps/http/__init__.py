@@ -27,6 +27,7 @@ from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
 from assets_registry.apps.http.static import StaticResource
+from assets_registry.apps.metrics import MetricsResource, RequestMetrics
 from assets_registry.apps.settings import Routes
 from assets_registry.core.lookups import Lookup
 
@@ -63,6 +64,7 @@ def create_app(
 ) -> falcon.App[falcon.Request, falcon.Response]:
     tokens = services.tokens if services.settings.auth == "tokens" else None
     middleware: list[Any] = [
+        RequestMetrics(),
         RequestIds(),
         LiteralIds(),
         Authentication(tokens, services.registry, services.asset_store),
@@ -74,6 +76,7 @@ def create_app(
     max_body = services.settings.max_body_bytes
 
     app.add_route("/healthz", HealthResource())
+    app.add_route("/metrics", MetricsResource())
     app.add_route("/static/{path:path}", StaticResource())
     app.add_route("/tokens", TokensResource(services.tokens, max_body))
     app.add_route("/tokens/{name}", TokenResource(services.tokens))

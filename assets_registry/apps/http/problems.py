@@ -15,6 +15,7 @@ from typing import Any
 import falcon
 import msgspec
 
+from assets_registry.apps.metrics import backend_failed
 from assets_registry.core import access, errors
 
 log = logging.getLogger("assets_registry.http")
@@ -62,6 +63,7 @@ def handle_registry_error(
     if isinstance(exc, access.Unauthenticated):
         resp.set_header("WWW-Authenticate", 'Bearer realm="assets-registry"')
     if isinstance(exc, errors.BackendUnavailable):
+        backend_failed(exc.backend)
         resp.set_header("Retry-After", str(exc.retry_after))
         extra["backend"] = exc.backend
     if status == 500:

@@ -1,0 +1,122 @@
+"""Prometheus metrics, correct across the server's worker processes (prometheus-client).
+
+``serve`` and ``worker`` call ``use_process_files()`` before anything imports prometheus-client:
+each process then writes its values to files in one folder (``PROMETHEUS_MULTIPROC_DIR``, a
+fresh one per start unless set), and ``GET /metrics`` sums every process's files, so any
+process answers for all. Without it (tests, a bare app) values live in the process.
+
+- ``assets_registry_http_requests_total{method, route, status}`` and
+  ``assets_registry_http_request_seconds{method, route}`` (``route`` is the route template,
+  never the raw path, so ids do not explode the series);
+- ``assets_registry_http_request_bytes_total`` / ``…_response_bytes_total{route}``: bodies in
+  and out, as their lengths say (a streamed answer of unknown length counts when it is known);
+- ``assets_registry_jobs_ended_total{reason}`` and ``assets_registry_job_seconds``: upload jobs
+  run by this process, by the reason they ended with;
+- ``assets_registry_backend_errors_total{backend}``: answers that were a backend's 503.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from functools import cache
+from typing import Any
+
+import falcon
+
+_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+def use_process_files() -> str:
+    """Point prometheus-client at a folder of per-process files (before it is imported); the folder."""
+    folder = os.environ.get(_DIR)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="assets-registry-metrics-")
+        os.environ[_DIR] = folder
+    return folder
+
+
+def process_ended(pid: int) -> None:
+    """A worker process exited: its live gauges stop counting (its counters stay in the sums)."""
+    if os.environ.get(_DIR):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def forget_process_files() -> None:
+    folder = os.environ.get(_DIR, "")
+    if folder.startswith(tempfile.gettempdir()) and "assets-registry-metrics-" in folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@cache
+def _metrics() -> dict[str, Any]:
+    """The metric objects, made on first use (after a worker's fork, in its own files)."""
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "requests": Counter("assets_registry_http_requests", "HTTP requests answered", ["method", "route", "status"]),
+        "seconds": Histogram(
+            "assets_registry_http_request_seconds", "Time to answer", ["method", "route"], buckets=_SECONDS
+        ),
+        "bytes_in": Counter("assets_registry_http_request_bytes", "Request body bytes", ["route"]),
+        "bytes_out": Counter("assets_registry_http_response_bytes", "Response body bytes", ["route"]),
+        "jobs": Counter("assets_registry_jobs_ended", "Upload jobs ended, by reason", ["reason"]),
+        "job_seconds": Histogram("assets_registry_job_seconds", "Time an upload job took", buckets=_SECONDS),
+        "backend_errors": Counter("assets_registry_backend_errors", "Answers that were a backend's 503", ["backend"]),
+    }
+
+
+def job_ended(reason: str, seconds: float) -> None:
+    metrics = _metrics()
+    metrics["jobs"].labels(reason=reason).inc()
+    metrics["job_seconds"].observe(seconds)
+
+
+def backend_failed(backend: str) -> None:
+    _metrics()["backend_errors"].labels(backend=backend).inc()
+
+
+class RequestMetrics:
+    """Falcon middleware: every request counted and timed by its route template."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool) -> None:
+        started = getattr(req.context, "started", None)
+        if started is None:
+            return
+        route = req.uri_template or ("unmatched" if resource is None else "sink")
+        metrics = _metrics()
+        status = str(resp.status_code)
+        metrics["requests"].labels(method=req.method, route=route, status=status).inc()
+        metrics["seconds"].labels(method=req.method, route=route).observe(time.perf_counter() - started)
+        if req.content_length:
+            metrics["bytes_in"].labels(route=route).inc(req.content_length)
+        sent = resp.content_length
+        if sent is None and resp.data is not None:
+            sent = len(resp.data)
+        if sent:
+            metrics["bytes_out"].labels(route=route).inc(int(sent))
+
+
+class MetricsResource:
+    """``GET /metrics``: the Prometheus text format, summed over every process of this server."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+        _metrics()
+        registry: Any = REGISTRY
+        if os.environ.get(_DIR):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        resp.content_type = CONTENT_TYPE_LATEST
+        resp.data = generate_latest(registry)
