@@ -72,6 +72,15 @@ def _process(args: list[str], settings: dict[str, str] | None) -> Iterator[tuple
 
 
 @contextmanager
+def registry_output(
+    args: list[str], settings: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], IO[bytes]]]:
+    """``registry_process``, and the file its stdout and stderr go to (to read its logs)."""
+    with _process(args, settings) as (process, log):
+        yield process, log
+
+
+@contextmanager
 def registry_process(args: list[str], settings: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``python -m assets_registry ARGS`` (a worker, say); stop it at the end if still running."""
     with _process(args, settings) as (process, _log):

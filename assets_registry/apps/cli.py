@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--routes", choices=["all", "read", "write"], help="serve only read or write routes")
     serve.add_argument("--workers", type=int, help="server processes (default 2)")
     serve.add_argument("--threads", type=int, help="threads per process (default 8)")
+    serve.add_argument("--log-format", choices=["text", "json"], help="json: one object per line (default text)")
     serve.add_argument(
         "--allow-anonymous", action="store_true", help="with auth=off, bind non-loopback addresses anyway"
     )
@@ -111,7 +112,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "blobs_url": args.blobs_url,
         "jobs_url": args.jobs_url,
     }
-    for name in ("bind", "routes", "workers", "threads"):
+    for name in ("bind", "routes", "workers", "threads", "log_format"):
         flags[name] = getattr(args, name, None)
     if getattr(args, "allow_anonymous", False):
         flags["allow_anonymous"] = True

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from assets_registry.adapters.bucket_stores import BucketStores
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
+from assets_registry.apps.logs import gunicorn_logging
 from assets_registry.apps.metrics import forget_process_files, process_ended, use_process_files
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
@@ -74,8 +75,9 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
             "workers": self.settings.workers,
             "threads": self.settings.threads,
             "worker_class": "gthread",
-            "accesslog": "-",
+            "accesslog": None if self.settings.log_format == "json" else "-",  # JSON: the app writes them
             "errorlog": "-",
+            "logconfig_dict": gunicorn_logging(self.settings.log_format),
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 5,

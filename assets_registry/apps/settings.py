@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     metadata_url: str = Field("sqlite://", description="the metadata store; sqlite:// = <data_dir>/registry.db")
     blobs_url: str = Field("file://", description="the blob store; file:// = <data_dir>/blobs")
     jobs_url: str = Field("local://", description="the job tracker; local:// = <data_dir>/jobs.db")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text for people; json: one object per line, with an access line per request"
+    )
     auth: Literal["off", "tokens"] = Field(
         "off", description="off: anyone who reaches the server may do anything; tokens: Bearer tokens with scopes"
     )

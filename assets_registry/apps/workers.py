@@ -17,6 +17,7 @@ import threading
 import time
 from types import FrameType
 
+from assets_registry.apps import logs
 from assets_registry.apps.metrics import job_ended
 from assets_registry.core.bundles import Bundles
 from assets_registry.core.bundles.janitor import Janitor
@@ -59,7 +60,10 @@ class BundleWorkers:
             try:
                 job = self.bundles.run_next(name)
                 if job is not None:
-                    job_ended(job_reason(self.bundles.status(job.upload_id).status), time.monotonic() - started)
+                    ended = self.bundles.status(job.upload_id)
+                    seconds, reason = time.monotonic() - started, job_reason(ended.status)
+                    job_ended(reason, seconds)
+                    logs.job_ended(job.upload_id, reason, ended.asset_id, seconds)
             except Exception:  # a backend hiccup must not kill the thread
                 log.exception("worker %s could not take a job", name)
                 job = None

@@ -27,6 +27,7 @@ from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
 from assets_registry.apps.http.static import StaticResource
+from assets_registry.apps.logs import RequestLog
 from assets_registry.apps.metrics import MetricsResource, RequestMetrics
 from assets_registry.apps.settings import Routes
 from assets_registry.core.lookups import Lookup
@@ -69,6 +70,8 @@ def create_app(
         LiteralIds(),
         Authentication(tokens, services.registry, services.asset_store),
     ]
+    if services.settings.log_format == "json":
+        middleware.append(RequestLog())  # after Authentication: it still knows the actor
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
