@@ -36,9 +36,13 @@ def test_json_logs_carry_request_ids_and_job_endings(tmp_path: Path) -> None:
         while httpx.get(f"{url}/zip/status/{upload_id}").json()["status"] in ("queued", "processing"):
             assert time.monotonic() < deadline + 30
             time.sleep(0.1)
-        time.sleep(0.5)
-        output.seek(0)
-        text = output.read().decode()
+        settle = time.monotonic() + 15  # the job's line is written just after its status says it ended
+        while True:
+            output.seek(0)
+            text = output.read().decode()
+            if "assets_registry.jobs" in text or time.monotonic() > settle:
+                break
+            time.sleep(0.1)
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     access = [line for line in lines if line["logger"] == "assets_registry.access"]
     traced = [line for line in access if line.get("request_id") == "trace-42"]

@@ -63,6 +63,7 @@ def test_upload_jobs_and_bytes_are_measured(url: str, tmp_path: Path) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         # The job's end is counted just after its status says so: give it a moment.
+        deadline = time.monotonic() + 30
         while _value(samples := _samples(client.get("/metrics").text), "assets_registry_jobs_ended_total",
                      reason="uploaded") < 1 and time.monotonic() < deadline:  # fmt: skip
             time.sleep(0.1)
