@@ -115,7 +115,8 @@ def _pages(client: httpx.Client, path: str, params: dict[str, str]) -> Iterator[
             return
 
 
-def _table(rows: list[list[str]], header: list[str]) -> None:
+def print_table(rows: list[list[str]], header: list[str]) -> None:
+    """Rows under a header, in columns as wide as their widest cell."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -131,7 +132,7 @@ def _buckets_list(client: httpx.Client, args: argparse.Namespace) -> None:
         return
     rows = [[b["name"], b["status"].get("phase", ""), b["status"].get("reason", ""), b["policy"], b["region"]]
             for b in buckets]  # fmt: skip
-    _table(rows, ["NAME", "PHASE", "REASON", "POLICY", "REGION"])
+    print_table(rows, ["NAME", "PHASE", "REASON", "POLICY", "REGION"])
 
 
 def _buckets_put(client: httpx.Client, args: argparse.Namespace) -> None:
@@ -213,7 +214,7 @@ def _sources_get(client: httpx.Client, args: argparse.Namespace) -> None:
         return
     rows = [[s["asset_id"], s["bucket"], s["mode"], s["status"].get("phase", ""), s["status"].get("reason", ""),
              str(s["generation"])] for s in sources]  # fmt: skip
-    _table(rows, ["ASSET_ID", "BUCKET", "MODE", "PHASE", "REASON", "GENERATION"])
+    print_table(rows, ["ASSET_ID", "BUCKET", "MODE", "PHASE", "REASON", "GENERATION"])
 
 
 def _sources_delete(client: httpx.Client, args: argparse.Namespace) -> int:

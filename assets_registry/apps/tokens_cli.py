@@ -11,17 +11,17 @@ oldest first, filtered as ``GET /audit`` is.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from assets_registry.apps.catalog_cli import print_table
 from assets_registry.apps.settings import Settings
 from assets_registry.core.access import SCOPES, parse_duration
 from assets_registry.core.errors import ConfigurationError
-from assets_registry.core.history import HistoryStore
+from assets_registry.core.history import HistoryStore, parse_moment
 
 
 def add_commands(commands: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -54,14 +54,9 @@ def _time(text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_moment(text)
     except ValueError:
         return time.time() - parse_duration(text)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).timestamp()
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> None:
@@ -123,6 +118,4 @@ def _show(records: list[dict[str, Any]], as_json: bool) -> None:
          _when(r["expires_at"]), _when(r["revoked_at"])]
         for r in records
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table(rows, header)

@@ -18,6 +18,7 @@ without its record. When no store took it, ``Registry`` appends it right after t
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import time
 import uuid
@@ -138,6 +139,16 @@ def change(action: str, **fields: Any) -> Change:
         client=who.client,
         **fields,
     )
+
+
+def parse_moment(text: str) -> float:
+    """Epoch seconds or an ISO 8601 time (UTC unless it says otherwise); ``ValueError`` otherwise."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)).timestamp()
 
 
 def note(store: HistoryStore | None, action: str, **fields: Any) -> None:

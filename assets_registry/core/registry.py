@@ -246,7 +246,7 @@ class Registry:
 
     def search(self, filter_document: Any, limit: int | None = None, after: str | None = None) -> Page:
         """Assets matching a filter in the accepted subset of MongoDB queries."""
-        flt = compile_filter(filter_document, self.filter_limits)
+        flt = compile_filter(filter_document, self.filter_limits)  # the client's filter, within the limits
         if self._limits() is not None:
             flt = self._limited(filter_document)
         return self._seen_page(self.store.find(flt, self.page_limits.resolve(limit), after))
@@ -284,8 +284,7 @@ class Registry:
     # -- what a limited token sees -------------------------------------------------------
 
     def _limits(self) -> frozenset[str] | None:
-        principal = access.current()
-        return None if principal is None else principal.buckets
+        return access.limits()
 
     def _seen(self, stored: StoredAsset) -> StoredAsset:
         buckets = self._limits()

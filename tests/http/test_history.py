@@ -13,17 +13,7 @@ from assets_registry.apps.cli import main
 from assets_registry.apps.container import build_container
 from assets_registry.apps.settings import load_settings
 from assets_registry.testing import assert_problem, bundle_asset
-from tests.http.test_auth import Guarded, guarded_services
-from tests.stacks import STACKS
-
-
-@pytest.fixture(params=STACKS)
-def guarded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Guarded]:
-    services = guarded_services(request, tmp_path)
-    try:
-        yield Guarded(services)
-    finally:
-        services.close()
+from tests.http.guarded import Guarded
 
 
 @pytest.fixture

@@ -115,6 +115,14 @@ def send_json(resp: falcon.Response, value: Any, status: int = 200) -> None:
     resp.data = msgspec.json.encode(value)
 
 
+def etag_matches(header: str | None, tag: str) -> bool:
+    """``If-None-Match`` names ``tag`` (weakly compared, as RFC 9110 says for it), or is ``*``."""
+    if not header:
+        return False
+    named = [part.strip().removeprefix("W/") for part in header.split(",")]
+    return "*" in named or tag in named
+
+
 def page_params(req: falcon.Request) -> tuple[int | None, str | None]:
     """``limit`` and ``cursor`` from the query string (400 on a non-integer limit)."""
     raw = req.get_param("limit")

@@ -15,7 +15,7 @@ import falcon
 from falcon.media.multipart import MultipartForm, MultipartFormHandler, MultipartParseError
 from falcon.util import BufferedReader
 
-from assets_registry.apps.http.bodies import body_stream, media_type, send_json
+from assets_registry.apps.http.bodies import body_stream, etag_matches, media_type, send_json
 from assets_registry.core.bundles import BundleDownload, Bundles
 from assets_registry.core.bundles.use_cases import FORM_ALLOWANCE
 from assets_registry.core.errors import InvalidInput
@@ -138,7 +138,7 @@ class DownloadResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         download = self.bundles.export(asset_id)
         tag = _etag(download)
-        if _matches(req.get_header("If-None-Match"), tag):
+        if etag_matches(req.get_header("If-None-Match"), tag):
             resp.status = falcon.HTTP_304  # the archive the client has is this one: nothing is read
             resp.set_header("ETag", tag)
             resp.content_type = None
@@ -166,14 +166,6 @@ class DownloadResource:
 
 def _etag(download: BundleDownload) -> str:
     return f'"zip-{download.digest[:32]}"'  # the same bytes, whatever the revision
-
-
-def _matches(header: str | None, tag: str) -> bool:
-    """``If-None-Match`` names ``tag`` (weakly compared, as RFC 9110 says for it), or is ``*``."""
-    if not header:
-        return False
-    named = [part.strip().removeprefix("W/") for part in header.split(",")]
-    return "*" in named or tag in named
 
 
 class _Primed:

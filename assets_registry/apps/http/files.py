@@ -18,6 +18,7 @@ from typing import Any
 
 import falcon
 
+from assets_registry.apps.http.bodies import etag_matches
 from assets_registry.core.errors import NotFound
 from assets_registry.core.ports import BlobStore
 from assets_registry.core.registry import Registry
@@ -57,7 +58,7 @@ class AssetFileResource:
         if tag:
             resp.set_header("ETag", tag)
             resp.set_header("Repr-Digest", f"sha-256=:{base64.b64encode(bytes.fromhex(sha256 or '')).decode()}:")
-            if _named(req.get_header("If-None-Match"), tag):
+            if etag_matches(req.get_header("If-None-Match"), tag):
                 resp.status, resp.content_type = falcon.HTTP_304, None
                 return
         wanted = _range(req, size, tag)
@@ -76,13 +77,6 @@ class AssetFileResource:
         resp.stream = self.blobs.read(key, start, end - start + 1) if req.method != "HEAD" else None
 
     on_head = on_get
-
-
-def _named(header: str | None, tag: str) -> bool:
-    if not header:
-        return False
-    named = [part.strip().removeprefix("W/") for part in header.split(",")]
-    return "*" in named or tag in named
 
 
 def _range(req: falcon.Request, size: int, tag: str | None) -> tuple[int, int] | None:

@@ -12,7 +12,6 @@ sends it back, and runs the request under it, so the audit trail names it.
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any
 
@@ -50,16 +49,9 @@ def _moment(req: falcon.Request, name: str) -> float | None:
     if raw is None:
         return None
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return history.parse_moment(raw)
     except ValueError:
         raise InvalidInput(f"{name} must be epoch seconds or an ISO 8601 time such as 2026-12-01T00:00:00Z.") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
 
 
 def _send_listing(req: falcon.Request, resp: falcon.Response, items: list[Any], next_after: str | None) -> None:
