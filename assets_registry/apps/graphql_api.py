@@ -58,7 +58,7 @@ from graphql import (
 
 from assets_registry.apps.graphql_catalog import catalog_fields
 from assets_registry.apps.graphql_limits import MAX_QUERY_CHARS, MAX_TOKENS, QueryCostRule
-from assets_registry.core.errors import AssetNotFound, MalformedJSON, RegistryError
+from assets_registry.core.errors import AssetNotFound, InvalidInput, MalformedJSON, RegistryError
 from assets_registry.core.history import HistoryStore
 from assets_registry.core.json_values import check_storable, parse_json
 from assets_registry.core.lookups import Lookup
@@ -254,14 +254,23 @@ def _refused(errors: list[GraphQLError], code: str) -> tuple[int, dict[str, Any]
 
 
 def _format(error: GraphQLError) -> dict[str, Any]:
-    """A field error; domain errors keep message and code, others say nothing internal."""
+    """A field error; domain errors keep message and code, others say nothing internal.
+
+    ``extensions.code`` is the registry's own (REST's problem ``code``); ``classification`` says
+    whose fault it is in the words GraphQL servers use: Apollo's ``BAD_USER_INPUT`` for a bad
+    argument, ``INTERNAL_SERVER_ERROR`` for the server's.
+    """
     formatted: dict[str, Any] = dict(error.formatted)
     original = error.original_error
     if isinstance(original, RegistryError):
-        formatted.update(message=original.message, extensions={"code": original.code})
+        extensions = {"code": original.code}
+        if isinstance(original, InvalidInput):
+            extensions["classification"] = "BAD_USER_INPUT"
+        formatted.update(message=original.message, extensions=extensions)
     elif original is not None and not isinstance(original, GraphQLError):
         log.error("GraphQL resolver failed at %s", error.path, exc_info=original)
-        formatted.update(message=_INTERNAL, extensions={"code": "internal_error"})
+        internal = {"code": "internal_error", "classification": "INTERNAL_SERVER_ERROR"}
+        formatted.update(message=_INTERNAL, extensions=internal)
     return formatted
 
 

@@ -25,8 +25,8 @@ from graphql import (
     GraphQLString,
 )
 
-from assets_registry.core import access
-from assets_registry.core.errors import InvalidCursor, RecordNotFound, RegistryError
+from assets_registry.core import access, history
+from assets_registry.core.errors import RecordNotFound, RegistryError
 from assets_registry.core.history import HistoryStore
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 from assets_registry.core.sources import AssetStore
@@ -86,12 +86,8 @@ def _revisions(_root: Any, info: Any, assetId: str, **args: Any) -> dict[str, An
     if store is None:
         raise NoAssetStore("This server keeps no history.")
     registry = info.context["registry"]
-    after = decode_cursor(args.get("cursor"))
-    if after is not None and not (after.isascii() and after.isdigit()):
-        raise InvalidCursor()
-    listed, next_n = store.revisions(
-        assetId, registry.page_limits.resolve(args.get("limit")), int(after) if after else None
-    )
+    after = history.number_after(decode_cursor(args.get("cursor")))
+    listed, next_n = store.revisions(assetId, registry.page_limits.resolve(args.get("limit")), after)
     items = [store.revision(assetId, int(r["n"])) for r in listed]
     items = [r for r in items if access.sees(access.bucket_of_document(r["document"], registry.blob_key))]
     return {"items": items, "nextCursor": None if next_n is None else encode_cursor(str(next_n))}

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from assets_registry.core import access
+from assets_registry.core.errors import InvalidCursor
 
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -46,6 +47,19 @@ ACTIONS = (
     "token.revoked",
     "blobs.freed",
 )
+
+
+MAX_REVISION = 2**63 - 1
+"""The most any store counts to (a 64-bit integer); larger numbers name no revision."""
+
+
+def number_after(after: str | None) -> int | None:
+    """The number (revision, change id) a page cursor holds; ``InvalidCursor`` if it holds none."""
+    if after is None:
+        return None
+    if not (after.isascii() and after.isdigit()) or int(after) > MAX_REVISION:
+        raise InvalidCursor()
+    return int(after)
 
 
 @dataclass(frozen=True)

@@ -449,7 +449,7 @@ def test_unexpected_errors_do_not_leak(schema: GraphQLSchema) -> None:
     status, body = execute_query(schema, Registry(Broken()), {"query": SEED_BY_ID})
     assert status == 200
     assert body["data"] == {"getAssetById": None}
-    assert body["errors"][0]["extensions"] == {"code": "internal_error"}
+    assert body["errors"][0]["extensions"] == {"code": "internal_error", "classification": "INTERNAL_SERVER_ERROR"}
     assert "secret" not in json.dumps(body)
 
 

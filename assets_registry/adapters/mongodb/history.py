@@ -22,8 +22,8 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from assets_registry.adapters.mongodb.store import MongoMetadataStore
-from assets_registry.core.errors import BackendUnavailable, InvalidCursor, RevisionNotFound
-from assets_registry.core.history import Change, Document
+from assets_registry.core.errors import BackendUnavailable, RevisionNotFound
+from assets_registry.core.history import Change, Document, number_after
 
 Stored = dict[str, Any]
 _TRIES = 10
@@ -83,8 +83,7 @@ class MongoHistoryStore:
         since: float | None = None,
         until: float | None = None,
     ) -> tuple[list[Document], str | None]:
-        if after is not None and not (after.isascii() and after.isdigit()):
-            raise InvalidCursor()
+        number_after(after)  # refuses a cursor this registry did not hand out
         query: dict[str, Any] = {}
         if after is not None:
             query["_id"] = {"$gt": after}

@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 
 from assets_registry.adapters.sqlite.connections import Connections
-from assets_registry.core.errors import InvalidCursor, RevisionNotFound
-from assets_registry.core.history import Change, Document
+from assets_registry.core.errors import RevisionNotFound
+from assets_registry.core.history import Change, Document, number_after
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history_changes (
@@ -84,7 +84,7 @@ class SqliteHistoryStore:
         until: float | None = None,
     ) -> tuple[list[Document], str | None]:
         where: list[str] = ["id > ?"]
-        args: list[int | float | str] = [_cursor(after)]
+        args: list[int | float | str] = [number_after(after) or 0]
         for column, value, test in (("asset_id", asset_id, "="), ("actor", actor, "="), ("at", since, ">="),
                                     ("at", until, "<")):  # fmt: skip
             if value is not None:
@@ -134,14 +134,6 @@ class SqliteHistoryStore:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _cursor(after: str | None) -> int:
-    if after is None:
-        return 0
-    if not (after.isascii() and after.isdigit()):
-        raise InvalidCursor()
-    return int(after)
 
 
 __all__: list[Any] = ["SqliteHistoryStore", "create_schema", "write_change"]

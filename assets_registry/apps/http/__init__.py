@@ -23,6 +23,7 @@ from assets_registry.apps.http.files import AssetFileResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
 from assets_registry.apps.http.history import AuditResource, RequestIds, RevisionResource, RevisionsResource
+from assets_registry.apps.http.openapi import DocsResource, OpenApiResource, RouteBook, build_document
 from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
@@ -75,43 +76,47 @@ def create_app(
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     problems.install(app)
+    book, spec = RouteBook(app), OpenApiResource()
+    book.add("/openapi.json", spec)
+    book.add("/docs", DocsResource())
     registry = services.registry
     max_body = services.settings.max_body_bytes
 
-    app.add_route("/healthz", HealthResource())
-    app.add_route("/metrics", MetricsResource())
-    app.add_route("/static/{path:path}", StaticResource())
-    app.add_route("/tokens", TokensResource(services.tokens, max_body))
-    app.add_route("/tokens/{name}", TokenResource(services.tokens))
+    book.add("/healthz", HealthResource())
+    book.add("/metrics", MetricsResource())
+    book.add("/static/{path:path}", StaticResource())
+    book.add("/tokens", TokensResource(services.tokens, max_body))
+    book.add("/tokens/{token_name}", TokenResource(services.tokens))
     if services.registry.history is not None:
         kept, limits = services.registry.history, services.registry.page_limits
-        app.add_route("/audit", AuditResource(kept, limits))
-        app.add_route("/assets/{asset_id}/revisions", RevisionsResource(registry, kept, limits))
-        app.add_route("/assets/{asset_id}/revisions/{n}", RevisionResource(registry, kept))
-    app.add_route("/readyz", ReadinessResource(services))
+        book.add("/audit", AuditResource(kept, limits))
+        book.add("/assets/{asset_id}/revisions", RevisionsResource(registry, kept, limits))
+        book.add("/assets/{asset_id}/revisions/{n}", RevisionResource(registry, kept))
+    book.add("/readyz", ReadinessResource(services))
     if routes in ("all", "read"):
-        app.add_route("/query/by-id/{asset_id}", AssetByIdResource(registry))
+        book.add("/query/by-id/{asset_id}", AssetByIdResource(registry))
         for template, lookup in LOOKUP_ROUTES.items():
-            app.add_route(template, LookupResource(registry, lookup))
-        app.add_route("/query/search", SearchResource(registry, max_body))
-        app.add_route(
+            book.add(template, LookupResource(registry, lookup))
+        book.add("/query/search", SearchResource(registry, max_body))
+        book.add(
             "/graphql",
             GraphQLResource(build_schema(), registry, max_body, services.asset_store, services.registry.history),
         )
-        app.add_route("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
-        app.add_route("/zip/download/{asset_id}", DownloadResource(services.bundles))
-        app.add_route("/assets/{asset_id}/files/{file_id:path}", AssetFileResource(registry, services.blobs))
+        book.add("/zip/status/{upload_id}", UploadStatusResource(services.bundles))
+        book.add("/zip/download/{asset_id}", DownloadResource(services.bundles))
+        book.add("/assets/{asset_id}/files/{file_id:path}", AssetFileResource(registry, services.blobs))
     else:
         app.add_sink(_served_elsewhere("read"), READ_PREFIXES)
     if routes in ("all", "write"):
-        app.add_route("/assets", AssetsResource(registry, max_body))
-        app.add_route("/assets/{asset_id}", AssetResource(registry, max_body))
-        app.add_route("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
+        book.add("/assets", AssetsResource(registry, max_body))
+        book.add("/assets/{asset_id}", AssetResource(registry, max_body))
+        book.add("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
     store, limits, writable = services.asset_store, services.registry.page_limits, routes != "read"
-    app.add_route("/buckets", BucketsResource(store, limits))
-    app.add_route("/buckets/{name}", BucketResource(store, max_body, writable))
-    app.add_route("/sources", SourcesResource(store, limits))
-    app.add_route("/sources/{asset_id}", SourceResource(store, max_body, on_queued, writable))
+    book.add("/buckets", BucketsResource(store, limits))
+    book.add("/buckets/{name}", BucketResource(store, max_body, writable))
+    book.add("/sources", SourcesResource(store, limits))
+    book.add("/sources/{asset_id}", SourceResource(store, max_body, on_queued, writable))
+    spec.publish(build_document(book, tokens is not None, limits.maximum, services.bundles.ingest.catalog.names()))
     return app

@@ -115,18 +115,21 @@ class TokensResource:
         body = read_json(req, self.max_body)
         if not isinstance(body, dict):
             raise InvalidInput('A token is a JSON object: {"name", "scope", "buckets": [...], "expires": "30d"}.')
+        unknown = sorted(set(body) - {"name", "scope", "buckets", "expires"})
+        if unknown:
+            raise InvalidInput(f"{unknown[0]!r} is not a field of a token (name, scope, buckets, expires).")
         expires = body.get("expires")
-        if expires is not None and not isinstance(expires, str | int | float):
+        if isinstance(expires, bool) or (expires is not None and not isinstance(expires, str | int | float)):
             raise InvalidInput('"expires" is a duration such as "30d" or a number of seconds.')
-        buckets = body.get("buckets") or []
+        buckets = body.get("buckets")
+        buckets = [] if buckets is None else buckets
         if not isinstance(buckets, list) or not all(isinstance(b, str) for b in buckets):
             raise InvalidInput('"buckets" is a list of bucket names.')
-        secret, record = self.tokens.create(
-            str(body.get("name", "")),
-            str(body.get("scope", "")),
-            tuple(buckets),
-            None if expires is None else parse_duration(str(expires)),
-        )
+        name, scope = body.get("name", ""), body.get("scope", "")
+        if not isinstance(name, str) or not isinstance(scope, str):
+            raise InvalidInput('"name" and "scope" are strings, such as {"name": "ci", "scope": "read"}.')
+        seconds = parse_duration(expires) if isinstance(expires, str) else None if expires is None else float(expires)
+        secret, record = self.tokens.create(name, scope, tuple(buckets), seconds)
         resp.location = f"/tokens/{record['name']}"
         send_json(resp, {**record, "token": secret}, 201)
 
@@ -139,5 +142,5 @@ class TokenResource:
     def __init__(self, tokens: Tokens) -> None:
         self.tokens = tokens
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        send_json(resp, self.tokens.revoke(name))
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, token_name: str) -> None:
+        send_json(resp, self.tokens.revoke(token_name))

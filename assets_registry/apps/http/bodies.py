@@ -124,14 +124,13 @@ def etag_matches(header: str | None, tag: str) -> bool:
 
 
 def page_params(req: falcon.Request) -> tuple[int | None, str | None]:
-    """``limit`` and ``cursor`` from the query string (400 on a non-integer limit)."""
+    """``limit`` and ``cursor`` from the query string (400 on a limit not written as digits)."""
     raw = req.get_param("limit")
     limit = None
-    if raw is not None:
-        try:
-            limit = int(raw)
-        except ValueError:
-            raise InvalidInput(f"limit must be a whole number; got {raw!r}.") from None
+    if raw:  # ?limit= is the same as leaving it out
+        if not (raw.isascii() and raw.isdigit()):
+            raise InvalidInput(f"limit must be a whole number such as 50; got {raw!r}.")
+        limit = int(raw)
     return limit, decode_cursor(req.get_param("cursor"))
 
 

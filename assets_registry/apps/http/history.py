@@ -21,6 +21,7 @@ from assets_registry.apps.http.bodies import page_params, send_json, send_page
 from assets_registry.core import access, history
 from assets_registry.core.errors import InvalidInput, RevisionNotFound
 from assets_registry.core.history import HistoryStore
+from assets_registry.core.identifiers import id_problem
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import Page
 from assets_registry.core.registry import Registry
@@ -46,7 +47,7 @@ class RequestIds:
 
 def _moment(req: falcon.Request, name: str) -> float | None:
     raw = req.get_param(name)
-    if raw is None:
+    if not raw:  # ?since= is the same as leaving it out, as every parameter
         return None
     try:
         return history.parse_moment(raw)
@@ -70,8 +71,8 @@ class AuditResource:
         items, next_after = self.store.changes(
             self.limits.resolve(limit),
             after,
-            asset_id=req.get_param("asset_id"),
-            actor=req.get_param("actor"),
+            asset_id=req.get_param("asset_id") or None,
+            actor=req.get_param("actor") or None,
             since=_moment(req, "since"),
             until=_moment(req, "until"),
         )
@@ -84,9 +85,9 @@ class RevisionsResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         limit, after = page_params(req)
-        if after is not None and not (after.isascii() and after.isdigit()):
-            raise InvalidInput("The cursor is not one this registry handed out; start again without it.")
-        items, next_n = self.store.revisions(asset_id, self.limits.resolve(limit), int(after) if after else None)
+        if problem := id_problem(asset_id):
+            raise InvalidInput(f"{asset_id!r} cannot be an asset id: it {problem}.")
+        items, next_n = self.store.revisions(asset_id, self.limits.resolve(limit), history.number_after(after))
         if access.limits() is not None:  # each revision is judged by its own bucket
             items = [r for r in items if self._visible(asset_id, int(r["n"]))]
         _send_listing(req, resp, items, None if next_n is None else str(next_n))
@@ -103,6 +104,8 @@ class RevisionResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str, n: str) -> None:
         if not (n.isascii() and n.isdigit()):
             raise InvalidInput(f"A revision is a number (1, 2, …); got {n!r}.")
+        if int(n) > history.MAX_REVISION:  # past what any store can count to
+            raise RevisionNotFound(asset_id, int(n))
         kept = self.store.revision(asset_id, int(n))
         if not access.sees(access.bucket_of_document(kept["document"], self.registry.blob_key)):
             raise RevisionNotFound(asset_id, int(n))

@@ -14,6 +14,8 @@ import falcon
 
 from assets_registry.apps.http import problems
 from assets_registry.apps.http.bodies import page_params, read_json, send_json, send_page
+from assets_registry.core.bucket_names import bucket_name_problem
+from assets_registry.core.errors import InvalidInput
 from assets_registry.core.pagination import PageLimits
 from assets_registry.core.ports import Page
 from assets_registry.core.sources import AssetStore
@@ -87,7 +89,10 @@ class SourcesResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         limit, after = page_params(req)
-        items, next_after = self.store.list_sources(self.limits.resolve(limit), after, req.get_param("bucket"))
+        bucket = req.get_param("bucket") or None
+        if bucket is not None and (problem := bucket_name_problem(bucket)):
+            raise InvalidInput(f"?bucket= must name a bucket: {bucket!r} {problem}.")
+        items, next_after = self.store.list_sources(self.limits.resolve(limit), after, bucket)
         send_page(req, resp, Page(items, next_after))
 
 

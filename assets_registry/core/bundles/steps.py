@@ -58,6 +58,10 @@ class StepCatalog:
         self.plugins = plugins or Steps()
         self.services = {service.name: service for service in services}
 
+    def names(self) -> tuple[str, ...]:
+        """The webhook services configured, by name."""
+        return tuple(self.services)
+
     def check_names(self, names: Sequence[str]) -> None:
         """Raise ``UnknownService`` naming what is not configured (before an upload is read)."""
         unknown = [name for name in names if name not in self.services]

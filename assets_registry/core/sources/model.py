@@ -19,6 +19,10 @@ from assets_registry.core.identifiers import id_problem
 
 POLICIES = ("none", "readonly", "writeonly", "readwrite")
 MODES = ("single", "package", "index")
+SOURCE_URL = re2.compile(
+    r"https?://([A-Za-z0-9.-]*[A-Za-z0-9]|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\x00-\x20\x7f]*)?"
+)
+"""A URL a source may name (matched whole): a host (no credentials, which would be logged) and a port."""
 _SOURCE_FIELDS = {"bucket", "url", "mode", "filter", "asset", "services", "parameters"}
 _ASSET_FIELDS_NOT_DECLARED = {"asset_id", "files", "asset_file_ids"}
 
@@ -60,10 +64,14 @@ def source_spec(asset_id: str, body: Any) -> dict[str, Any]:
     url = body.get("url")
     if not isinstance(url, str) or not url:
         errors.append(FieldError("url", "is required: the http:// or https:// URL to fetch"))
-    elif (parts := urlsplit(url)).scheme not in ("http", "https") or not parts.hostname:
-        errors.append(FieldError("url", "must be an http:// or https:// URL with a host"))
     elif len(url) > 4096:
         errors.append(FieldError("url", "must be at most 4096 characters long"))
+    elif not SOURCE_URL.fullmatch(url) or not _port_ok(url):
+        errors.append(
+            FieldError(
+                "url", "must be an http:// or https:// URL with a host name or [IPv6] address, no user:password@"
+            )
+        )
     mode = body.get("mode", "single")
     if mode not in MODES:
         errors.append(FieldError("mode", f"must be one of {', '.join(MODES)}"))
@@ -97,6 +105,14 @@ def source_spec(asset_id: str, body: Any) -> dict[str, Any]:
         "services": list(dict.fromkeys(services)),
         "parameters": parameters,
     }
+
+
+def _port_ok(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:  # past 65535
+        return False
+    return port is None or port > 0
 
 
 def _raise(errors: list[FieldError], what: str) -> None:
