@@ -28,6 +28,7 @@ from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
 from assets_registry.apps.http.static import StaticResource
+from assets_registry.apps.http.ui import add_pages
 from assets_registry.apps.logs import RequestLog
 from assets_registry.apps.metrics import MetricsResource, RequestMetrics
 from assets_registry.apps.settings import Routes
@@ -113,6 +114,8 @@ def create_app(
         book.add("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
+    if routes in ("all", "read"):
+        add_pages(book.add, services)
     store, limits, writable = services.asset_store, services.registry.page_limits, routes != "read"
     book.add("/buckets", BucketsResource(store, limits))
     book.add("/buckets/{name}", BucketResource(store, max_body, writable))

@@ -18,6 +18,7 @@ bucket-limited token to its buckets.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import falcon
 
@@ -30,6 +31,10 @@ from assets_registry.core.sources import AssetStore
 from assets_registry.core.sources.asset_store import PUBLIC_POLICIES
 
 _READS = ("GET", "HEAD", "OPTIONS")
+SESSION_COOKIE = "assets_registry_token"
+"""The web UI's session: the token a browser signed in with (``apps.http.ui``), HttpOnly and
+SameSite=Strict. Taken like an ``Authorization`` header on reads; on a write only from a page of
+this same site (its ``Origin``), so another site cannot make a signed-in browser change anything."""
 
 
 def required_scope(req: falcon.Request, resource: Any) -> str | None:
@@ -61,7 +66,14 @@ class Authentication:
         scope = required_scope(req, resource)
         if scope is None:
             return
-        principal = ANYONE if self.tokens is None else self._principal(req, resource, params)
+        try:
+            principal = ANYONE if self.tokens is None else self._principal(req, resource, params)
+        except access.Unauthenticated:
+            if not getattr(resource, "sign_in_page", False):
+                raise
+            resp.status, resp.complete = falcon.HTTP_303, True  # a browser: to the sign-in page, and back
+            resp.location = f"{req.root_path}/ui/login?{urlencode({'next': req.relative_uri})}"
+            return
         principal.require(scope)
         if getattr(resource, "admin_only", False) and principal.buckets is not None:
             raise Forbidden(
@@ -80,12 +92,22 @@ class Authentication:
 
     def _principal(self, req: falcon.Request, resource: Any, params: dict[str, Any]) -> Principal:
         assert self.tokens is not None
-        header = req.get_header("Authorization")
+        header = req.get_header("Authorization") or self._session(req)
         if header is None and getattr(resource, "public_in_readable_buckets", False) and req.method in _READS:
             bucket = self._readable_bucket(params.get("asset_id"))
             if bucket is not None:
                 return Principal("anonymous", "read", frozenset({bucket}))
         return self.tokens.verify(header)
+
+    @staticmethod
+    def _session(req: falcon.Request) -> str | None:
+        """The UI's session cookie as an ``Authorization`` value, where it may stand for one."""
+        token = req.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        if req.method not in _READS and urlsplit(req.get_header("Origin") or "").netloc != req.netloc:
+            return None  # a write from another site (or an old browser that sends no Origin)
+        return f"Bearer {token}"
 
     def _readable_bucket(self, asset_id: str | None) -> str | None:
         """The asset's bucket if its policy lets anyone read it."""

@@ -184,7 +184,7 @@ def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[s
         "openapi": "3.1.0",
         "info": {
             "title": "Assets Registry",
-            "version": _version(),
+            "version": package_version(),
             "description": "Assets (metadata documents, files, ZIP bundles), buckets and sources. "
             "Every error is an RFC 9457 problem document with a machine-readable `code`.",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
@@ -204,7 +204,7 @@ def _plain(template: str) -> str:
     )
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         return version("assets-registry")
     except PackageNotFoundError:  # running from a source tree that is not installed
