@@ -66,3 +66,25 @@ def test_unknown_files_and_files_stored_elsewhere(client: testing.TestClient, se
     assert client.simulate_post("/assets", json=document).status_code == 201
     problem = assert_problem(client.simulate_get("/assets/asset-001/files/w.bin"), 404, "file_not_stored")
     assert "https://models.example.com/w.bin" in problem["detail"]
+
+
+def test_ranges_of_the_zip_download(client: testing.TestClient, services: Services) -> None:
+    """The archive's length is known before it is made, and its bytes are the same each time."""
+    _stored(client, services)
+    path = "/zip/download/with-files"
+    whole = client.simulate_get(path)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    size, tag = len(whole.content), whole.headers["etag"]
+    assert client.simulate_head(path).headers["accept-ranges"] == "bytes"
+    for header, first, last in (("bytes=100-199", 100, 199), ("bytes=0-0", 0, 0), (f"bytes={size - 5}-", size - 5,
+                                size - 1), ("bytes=-22", size - 22, size - 1), ("bytes=9000-", 9000, size - 1)):  # fmt: skip
+        part = client.simulate_get(path, headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.content == whole.content[first : last + 1], header
+        assert part.headers["content-range"] == f"bytes {first}-{last}/{size}"
+        assert part.headers["content-length"] == str(last - first + 1)
+    past = client.simulate_get(path, headers={"Range": f"bytes={size}-"})
+    assert (past.status_code, past.headers["content-range"], past.content) == (416, f"bytes */{size}", b"")
+    assert client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": tag}).status_code == 206
+    stale = client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": '"zip-old"'})
+    assert (stale.status_code, stale.content) == (200, whole.content)

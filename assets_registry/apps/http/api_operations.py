@@ -236,10 +236,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "An upload job's status", "bundles", {200: json_answer("The status", ref("UploadStatus"))}, problems=(404,)
     ),
     ("/zip/download/{asset_id}", "GET"): Operation(
-        "The asset as a ZIP bundle, streamed",
+        "The asset as a ZIP bundle, streamed (Range, If-None-Match, If-Range)",
         "bundles",
-        {200: binary("The bundle", "application/zip", "ETag"), 304: _NOT_MODIFIED},
-        headers=("If-None-Match",),
+        {
+            200: binary("The bundle", "application/zip", "ETag", "Accept-Ranges"),
+            206: binary("The range asked for", "application/zip", "ETag", "Content-Range"),
+            304: _NOT_MODIFIED,
+            416: bare("The range is outside the bundle", "Content-Range"),
+        },
+        headers=("Range", "If-None-Match", "If-Range"),
         problems=(404,),
     ),
     ("/zip/download/{asset_id}", "HEAD"): Operation(

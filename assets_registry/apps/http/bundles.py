@@ -16,6 +16,7 @@ from falcon.media.multipart import MultipartForm, MultipartFormHandler, Multipar
 from falcon.util import BufferedReader
 
 from assets_registry.apps.http.bodies import body_stream, etag_matches, media_type, send_json
+from assets_registry.apps.http.files import byte_range
 from assets_registry.core.bundles import BundleDownload, Bundles
 from assets_registry.core.bundles.use_cases import FORM_ALLOWANCE
 from assets_registry.core.errors import InvalidInput
@@ -143,17 +144,33 @@ class DownloadResource:
             resp.set_header("ETag", tag)
             resp.content_type = None
             return
+        wanted = byte_range(req, download.size, tag)
+        if wanted is not None and wanted[0] >= download.size:
+            self._headers(resp, download)
+            resp.status, resp.content_type, resp.content_length = falcon.HTTP_416, None, None
+            resp.set_header("Content-Range", f"bytes */{download.size}")
+            return
         chunks = self.bundles.send(self._headers(resp, download))
         # The first chunk is made here, before the status line goes out: a fault found in it
         # (a file changed behind the registry's back) is a 409 problem, not the WSGI server's
         # HTML 500. A fault found later can only cut the stream short of its Content-Length.
-        resp.stream = _Primed(next(chunks, b""), chunks)
+        stream = _Primed(next(chunks, b""), chunks)
+        if wanted is None:
+            resp.stream = stream
+            return
+        start, end = wanted  # the archive's bytes are the same each time: made again, and skipped to start
+        resp.status = falcon.HTTP_206
+        resp.set_header("Content-Range", f"bytes {start}-{end}/{download.size}")
+        resp.content_length = end - start + 1
+        resp.stream = _Window(stream, start, end - start + 1)
 
     def on_head(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         self._headers(resp, self.bundles.export(asset_id))
+        resp.set_header("Accept-Ranges", "bytes")
 
     def _headers(self, resp: falcon.Response, download: BundleDownload) -> BundleDownload:
         resp.content_type = "application/zip"
+        resp.set_header("Accept-Ranges", "bytes")
         resp.content_length = download.size
         ascii_name = download.filename.encode("ascii", "replace").decode().replace('"', "_")
         resp.set_header(
@@ -190,6 +207,31 @@ class _Primed:
         close = getattr(self._rest, "close", None)
         if close is not None:
             close()
+
+
+class _Window:
+    """``length`` bytes of ``stream`` from ``start`` on; what comes before is read and dropped."""
+
+    def __init__(self, stream: _Primed, start: int, length: int) -> None:
+        self._stream, self._skip, self._left = stream, start, length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        while self._left > 0:
+            chunk = next(self._stream)
+            if self._skip >= len(chunk):
+                self._skip -= len(chunk)
+                continue
+            piece = chunk[self._skip : self._skip + self._left]
+            self._skip, self._left = 0, self._left - len(piece)
+            return piece
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def _token_or_quoted(name: str) -> str:

@@ -61,7 +61,7 @@ class AssetFileResource:
             if etag_matches(req.get_header("If-None-Match"), tag):
                 resp.status, resp.content_type = falcon.HTTP_304, None
                 return
-        wanted = _range(req, size, tag)
+        wanted = byte_range(req, size, tag)
         if wanted is None:
             resp.content_length = size
             resp.stream = self.blobs.read(key) if req.method != "HEAD" else None
@@ -79,7 +79,7 @@ class AssetFileResource:
     on_head = on_get
 
 
-def _range(req: falcon.Request, size: int, tag: str | None) -> tuple[int, int] | None:
+def byte_range(req: falcon.Request, size: int, tag: str | None) -> tuple[int, int] | None:
     """The one byte range asked for, as ``(first, last)``; None for the whole file."""
     header = req.get_header("Range")
     if not header:
