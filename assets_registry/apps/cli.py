@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     url_help = "registry URL (default: $ASSETS_URL, else http://127.0.0.1:8080)"
     quiet_help = "no progress bars"
-    upload = commands.add_parser("upload", help="upload a ZIP bundle (asset.json plus files); print its upload id")
-    upload.add_argument("bundle", type=Path, metavar="BUNDLE.zip", help="the archive to send")
+    upload = commands.add_parser("upload", help="upload a bundle (asset.json plus files); print its upload id")
+    upload.add_argument(
+        "bundle", type=Path, metavar="BUNDLE", help="a ZIP, or a folder holding asset.json (zipped as it is sent)"
+    )
     upload.add_argument("--wait", action="store_true", help="follow the upload job; exit 1 unless it succeeds")
     upload.add_argument(
         "--timeout", type=float, default=3600.0, metavar="S", help="with --wait, give up after S seconds (default 3600)"
@@ -90,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--bucket", default="", metavar="NAME", help="the bucket to store into (default: default)")
 
-    download = commands.add_parser("download", help="download an asset as a ZIP bundle")
+    download = commands.add_parser("download", help="download an asset as a ZIP bundle, or one of its files")
     download.add_argument("asset_id", metavar="ASSET_ID", help="the asset to fetch")
+    download.add_argument("file_id", nargs="?", metavar="FILE_ID", help="only this file (resumed if partly there)")
     download.add_argument(
-        "-o", "--output", metavar="FILE", help="file or folder to save to (default ASSET_ID.zip; - is stdout)"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="file or folder to save to (default ASSET_ID.zip, or the file's name; - is stdout)",
     )
     download.add_argument("--url", help=url_help)
     download.add_argument("--quiet", "-q", action="store_true", help=quiet_help)
@@ -221,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             return client.upload(
                 url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, token=args.token
             )
-        return client.download(url, args.asset_id, args.output, args.quiet, token=args.token)
+        return client.download(url, args.asset_id, args.output, args.quiet, token=args.token, file_id=args.file_id)
     try:
         settings = _settings(args)
         if args.command in ("serve", "worker"):

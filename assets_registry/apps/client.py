@@ -1,7 +1,9 @@
-"""The ``upload`` and ``download`` commands: move ZIP bundles to and from a running registry.
+"""The ``upload`` and ``download`` commands: move bundles and files to and from a running registry.
 
-Both stream: the upload sends the archive from disk in 1 MiB chunks and the download writes
-it to disk as it arrives, so a bundle of any size needs little memory. Progress bars go to
+Both run on ``assets_registry.client.RegistryClient`` and stream: the upload sends a ZIP from
+disk in 1 MiB chunks, or a bundle's folder zipped as it is sent (no temporary copy); the
+download writes the ZIP, or one file of the asset (resumed with ``Range`` where a partial copy
+is), to disk as it arrives, so a bundle of any size needs little memory. Progress bars go to
 stderr (hidden by ``--quiet`` and when stderr is not a terminal); stdout carries only what a
 script wants: the upload id, then the asset id when ``--wait`` ends in success, or the
 archive itself with ``-o -``. Every failure is one line on stderr and exit status 1.
@@ -13,23 +15,21 @@ import contextlib
 import os
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import httpx
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
+from assets_registry.client import ApiError, RegistryClient
+from assets_registry.client.transfer import Progress, TransferError
+
 DEFAULT_URL = "http://127.0.0.1:8080"
-CHUNK = 1 << 20
 POLL_SECONDS = 0.5
-FILE_FIELD = "file"
 SUCCESS = "success"
 FAILED = "failed"
-# Long reads: the server answers an upload only once the archive is stored.
-HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+HTTP_TIMEOUT_SECONDS = 60.0  # per read; the server answers an upload once the archive is stored
 
 
 class CommandError(Exception):
@@ -53,124 +53,84 @@ def upload(
     bucket: str = "",
     token: str | None = None,
 ) -> int:
-    """Upload ``path`` to ``POST /zip/upload``, print the upload id; with ``wait``, follow the job.
+    """Upload ``path`` (a ZIP, or a bundle's folder zipped as it is sent) to ``POST /zip/upload``,
+    print the upload id; with ``wait``, follow the job.
 
     ``services`` (``a,b``) names webhook services to run beside those run on every upload,
     ``bucket`` the bucket to store into.
     """
+    named = tuple(name.strip() for name in services.split(",") if name.strip())
 
-    def run(client: httpx.Client) -> int:
-        upload_id = _send_bundle(client, path, quiet, services, bucket)
+    def run(client: RegistryClient) -> int:
+        with _bar(quiet, f"upload {path.name}", None) as bar:
+            upload_id = client.upload(path, bucket or None, named, _on(bar))
         print(upload_id, flush=True)
         return _wait_for(client, upload_id, timeout, quiet) if wait else 0
 
-    return run_client(url, run, token)
+    return run_registry_client(url, run, token)
 
 
-def download(url: str, asset_id: str, output: str | None = None, quiet: bool = False, token: str | None = None) -> int:
-    """Save ``GET /zip/download/{asset_id}`` to ``output``: a file, a folder, or ``-`` for stdout.
+def download(
+    url: str,
+    asset_id: str,
+    output: str | None = None,
+    quiet: bool = False,
+    token: str | None = None,
+    file_id: str | None = None,
+) -> int:
+    """Save the asset's ZIP (or, with ``file_id``, one of its files) to ``output``: a file, a
+    folder, or ``-`` for stdout. The default name is ``<asset_id>.zip`` (the one the server
+    suggests), or the file's own name; a partial copy of a file there is completed (``Range``)."""
+    default = f"{asset_id}.zip" if file_id is None else Path(file_id).name
 
-    The default is ``<asset_id>.zip`` in the current folder, the name the server suggests.
-    """
-
-    def run(client: httpx.Client) -> int:
-        target = output or f"{asset_id}.zip"
-        if target != "-" and Path(target).is_dir():
-            target = str(Path(target) / f"{asset_id}.zip")
-        _fetch_bundle(client, asset_id, target, quiet)
+    def run(client: RegistryClient) -> int:
+        target: Path | IO[bytes] = sys.stdout.buffer if output == "-" else Path(output or default)
+        if isinstance(target, Path) and target.is_dir():
+            target = target / default
+        with _bar(quiet, f"download {file_id or asset_id}", None) as bar:
+            if file_id is None:
+                client.download(asset_id, target, _on(bar))
+            else:
+                client.download_file(asset_id, file_id, target, _on(bar))
+        if output == "-":
+            sys.stdout.buffer.flush()
         return 0
 
-    return run_client(url, run, token)
+    return run_registry_client(url, run, token)
 
 
-# -- upload ---------------------------------------------------------------------------
+def _on(bar: tqdm[Any]) -> Progress:
+    """A progress callback that moves ``bar``."""
+
+    def moved(done: int, total: int | None) -> None:
+        if total is not None and total != bar.total:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    return moved
 
 
-def multipart_parts(filename: str, boundary: str) -> tuple[bytes, bytes]:
-    """The bytes before and after the file in a one-field multipart/form-data body."""
-    # The HTML standard's escaping of a file name inside the quoted header parameter.
-    name = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-    preamble = (
-        f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="{FILE_FIELD}"; filename="{name}"\r\n'
-        "Content-Type: application/zip\r\n\r\n"
-    ).encode()
-    return preamble, f"\r\n--{boundary}--\r\n".encode()
-
-
-def multipart_body(source: IO[bytes], size: int, preamble: bytes, epilogue: bytes, bar: tqdm[Any]) -> Iterator[bytes]:
-    """Yield the body a chunk at a time, so the file is never held in memory.
-
-    Exactly ``size`` bytes of the file are sent: the request's Content-Length was computed
-    from it, and a file that changes meanwhile must fail here rather than send a body
-    that disagrees with its header.
-    """
-    yield preamble
-    left = size
-    while left:
-        chunk = _read(source, min(CHUNK, left))
-        if not chunk:
-            raise CommandError(f"{source.name} shrank while it was being uploaded")
-        left -= len(chunk)
-        bar.update(len(chunk))
-        yield chunk
-    if _read(source, 1):
-        raise CommandError(f"{source.name} grew while it was being uploaded")
-    yield epilogue
-
-
-def _read(source: IO[bytes], size: int) -> bytes:
-    try:
-        return source.read(size)
-    except OSError as exc:
-        raise CommandError(f"cannot read {source.name}: {exc.strerror or exc}") from None
-
-
-def _send_bundle(client: httpx.Client, path: Path, quiet: bool, services: str = "", bucket: str = "") -> str:
-    boundary = uuid.uuid4().hex
-    preamble, epilogue = multipart_parts(path.name, boundary)
-    try:
-        source = path.open("rb")
-        size = os.fstat(source.fileno()).st_size
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with source, _bar(quiet, f"upload {path.name}", size) as bar:
-        headers = {
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(len(preamble) + size + len(epilogue)),
-        }
-        body = multipart_body(source, size, preamble, epilogue, bar)
-        params = {**({"services": services} if services else {}), **({"bucket": bucket} if bucket else {})}
-        response = client.post("/zip/upload", content=body, headers=headers, params=params)
-    check_answer(response)
-    upload_id = json_object(response).get("upload_id")
-    if not isinstance(upload_id, str):
-        raise CommandError(f"the server accepted the upload but sent no upload_id ({response.text[:200]})")
-    return upload_id
-
-
-def _wait_for(client: httpx.Client, upload_id: str, timeout: float, quiet: bool) -> int:
+def _wait_for(client: RegistryClient, upload_id: str, timeout: float, quiet: bool) -> int:
     """Poll the job until it ends; 0 on success (printing the asset id), 1 on failure or timeout."""
     deadline = time.monotonic() + timeout
-    path = f"/zip/status/{quote(upload_id, safe='')}"
     with _bar(quiet, "queued", None, leave=False) as bar:
         while True:
-            response = client.get(path)
-            check_answer(response)
-            job = json_object(response)
-            status = str(job.get("status"))
-            _show_job(bar, status, job.get("progress"))
-            if status == SUCCESS or status.startswith(FAILED) or time.monotonic() >= deadline:
+            try:
+                job = client.status(upload_id)
+            except ApiError as exc:
+                raise CommandError(exc.detail) from None
+            _show_job(bar, job.status, job.progress)
+            if job.finished or time.monotonic() >= deadline:
                 break
             time.sleep(POLL_SECONDS)
-    if status.startswith(FAILED):
-        reason = status.removeprefix(FAILED).lstrip(":").strip()
+    if job.status.startswith(FAILED):
+        reason = job.status.removeprefix(FAILED).lstrip(":").strip()
         raise CommandError(f"upload {upload_id} failed: {reason}")
-    if status != SUCCESS:
-        raise CommandError(f"upload {upload_id} is still {status} after {timeout:g} s; stopped waiting")
+    if job.status != SUCCESS:
+        raise CommandError(f"upload {upload_id} is still {job.status} after {timeout:g} s; stopped waiting")
     if not quiet:
-        print(f"upload {upload_id}: {status}", file=sys.stderr)
-    print(job.get("asset_id", ""), flush=True)
+        print(f"upload {upload_id}: {job.status}", file=sys.stderr)
+    print(job.asset_id or "", flush=True)
     return 0
 
 
@@ -185,80 +145,27 @@ def _show_job(bar: tqdm[Any], status: str, progress: object) -> None:
     bar.refresh()
 
 
-# -- download -------------------------------------------------------------------------
-
-
-def _fetch_bundle(client: httpx.Client, asset_id: str, output: str, quiet: bool) -> None:
-    path = f"/zip/download/{quote(asset_id, safe='')}"
-    with client.stream("GET", path, headers={"Accept-Encoding": "identity"}) as response:
-        if response.is_error:
-            response.read()
-            check_answer(response)
-        length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else None
-        with _bar(quiet, f"download {asset_id}", expected) as bar:
-            if output == "-":
-                received = _copy(response, sys.stdout.buffer, bar)
-                sys.stdout.buffer.flush()
-                _check_length(asset_id, received, expected)
-            else:
-                _save(response, Path(output), bar, asset_id, expected)
-
-
-def _save(response: httpx.Response, target: Path, bar: tqdm[Any], asset_id: str, expected: int | None) -> None:
-    """Write to a hidden file next to ``target`` and rename it only once complete.
-
-    An interrupted download then never leaves a file under the name that looks whole.
-    """
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        # os.open, unlike tempfile, honours the umask: the renamed file gets normal permissions.
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise CommandError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as sink:
-            received = _copy(response, sink, bar)
-        _check_length(asset_id, received, expected)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _copy(response: httpx.Response, sink: IO[bytes], bar: tqdm[Any]) -> int:
-    received = 0
-    try:
-        for chunk in response.iter_bytes():  # as it arrives (httpx reads 64 KiB at a time)
-            sink.write(chunk)
-            received += len(chunk)
-            bar.update(len(chunk))
-    except OSError as exc:
-        raise CommandError(f"cannot write the download: {exc.strerror or exc}") from None
-    except httpx.TransportError as exc:
-        raise CommandError(f"the download was cut off after {received} bytes ({_reason(exc)})") from None
-    return received
-
-
-def _check_length(asset_id: str, received: int, expected: int | None) -> None:
-    if expected is not None and received != expected:
-        raise CommandError(f"the download of {asset_id} is incomplete: {received} of {expected} bytes arrived")
-
-
 # -- shared ---------------------------------------------------------------------------
 
 
 def run_client(url: str, action: Callable[[httpx.Client], int], token: str | None = None) -> int:
-    """Run ``action`` with a client for ``url``, turning every expected failure into one line.
+    """Run ``action`` with an httpx client for ``url``, every expected failure one line on stderr.
 
     ``token`` (else ``$ASSETS_TOKEN``) goes in every request's ``Authorization`` header.
     """
-    token = token or os.environ.get("ASSETS_TOKEN") or None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return run_registry_client(url, lambda client: action(client.http), token)
+
+
+def run_registry_client(url: str, action: Callable[[RegistryClient], int], token: str | None = None) -> int:
+    """Run ``action`` with a ``RegistryClient`` for ``url``, every expected failure one line on stderr."""
     try:
-        with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT, headers=headers) as client:
+        with RegistryClient(url, token=token, timeout=HTTP_TIMEOUT_SECONDS, retries=0) as client:
             return action(client)
     except CommandError as exc:
+        message = str(exc)
+    except ApiError as exc:
+        message = exc.detail
+    except TransferError as exc:
         message = str(exc)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         message = f"cannot connect to {url} ({_reason(exc)})"

@@ -5,19 +5,27 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
+from assets_registry.client.transfer import (
+    Progress,
+    TransferError,
+    file_body,
+    folder_body,
+    folder_files,
+    multipart_parts,
+    save,
+)
 from assets_registry.core.model import Asset, asset_from_document, asset_to_document
 
-CHUNK = 1 << 20
-Progress = Callable[[int, int | None], None]
-"""Called with the bytes moved so far and the total (None when unknown)."""
+T = TypeVar("T", bound=Path | IO[bytes])
 
 
 class ApiError(Exception):
@@ -126,33 +134,28 @@ class RegistryClient:
 
     def upload(self, path: Path, bucket: str | None = None, services: tuple[str, ...] = (),
                progress: Progress | None = None) -> str:  # fmt: skip
-        """Stream a ZIP bundle to ``POST /zip/upload``; its upload id."""
-        size = path.stat().st_size
+        """Stream a ZIP bundle, or a bundle's folder zipped as it is sent, to ``POST /zip/upload``;
+        its upload id. ``TransferError`` if the file cannot be read or changes meanwhile."""
         boundary = uuid.uuid4().hex
-        name = path.name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-        head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                "Content-Type: application/zip\r\n\r\n").encode()  # fmt: skip
-        tail = f"\r\n--{boundary}--\r\n".encode()
-
-        def body() -> Iterator[bytes]:
-            yield head
-            sent = 0
-            with path.open("rb") as source:
-                while chunk := source.read(CHUNK):
-                    sent += len(chunk)
-                    if progress:
-                        progress(sent, size)
-                    yield chunk
-            yield tail
-
-        params: dict[str, str] = {}
-        if bucket:
-            params["bucket"] = bucket
-        if services:
-            params["services"] = ",".join(services)
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                   "Content-Length": str(len(head) + size + len(tail))}  # fmt: skip
-        answer = self._send("POST", "/zip/upload", content=body(), headers=headers, params=params)
+        report = progress or _silent
+        params = {**({"bucket": bucket} if bucket else {}), **({"services": ",".join(services)} if services else {})}
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if path.is_dir():
+            preamble, epilogue = multipart_parts(f"{path.name}.zip", boundary)
+            files = folder_files(path)  # checked before a byte is sent
+            body = folder_body(files, preamble, epilogue, report)  # chunked: its length is known at its end
+            answer = self._send("POST", "/zip/upload", content=body, headers=headers, params=params)
+            return str(answer.json()["upload_id"])
+        preamble, epilogue = multipart_parts(path.name, boundary)
+        try:
+            source = path.open("rb")
+            size = os.fstat(source.fileno()).st_size
+        except OSError as exc:
+            raise TransferError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with source:
+            headers["Content-Length"] = str(len(preamble) + size + len(epilogue))
+            body = file_body(source, size, preamble, epilogue, report)
+            answer = self._send("POST", "/zip/upload", content=body, headers=headers, params=params)
         return str(answer.json()["upload_id"])
 
     def status(self, upload_id: str) -> UploadStatus:
@@ -169,39 +172,41 @@ class RegistryClient:
             time.sleep(poll)
         return current
 
-    def download(self, asset_id: str, target: Path, progress: Progress | None = None) -> Path:
-        """The asset's ZIP into ``target``, streamed (a partial file is replaced)."""
-        return self._save(f"/zip/download/{_seg(asset_id)}", target, progress, resume=False)
+    def download(self, asset_id: str, target: T, progress: Progress | None = None) -> T:
+        """The asset's ZIP into ``target`` (a file, replaced once whole, or a binary stream)."""
+        with self.http.stream("GET", f"/zip/download/{_seg(asset_id)}", headers=_IDENTITY) as response:
+            _raise_for_stream(response)
+            save(response, target, asset_id, progress or _silent)
+        return target
 
-    def download_file(self, asset_id: str, file_id: str, target: Path, progress: Progress | None = None) -> Path:
-        """One stored file into ``target``; a partial copy there is completed with a ``Range`` request."""
-        return self._save(f"/assets/{_seg(asset_id)}/files/{file_id}", target, progress, resume=True)
-
-    def _save(self, path: str, target: Path, progress: Progress | None, resume: bool) -> Path:
-        have = target.stat().st_size if resume and target.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+    def download_file(self, asset_id: str, file_id: str, target: T, progress: Progress | None = None) -> T:
+        """One stored file into ``target``; a partial copy in a file there is completed with ``Range``."""
+        have = target.stat().st_size if isinstance(target, Path) and target.is_file() else 0
+        headers = {**_IDENTITY, **({"Range": f"bytes={have}-"} if have else {})}
+        path = f"/assets/{_seg(asset_id)}/files/{quote(file_id, safe='/')}"
         with self.http.stream("GET", path, headers=headers) as response:
             if response.status_code == 416 and have:  # the copy there is whole already
                 return target
-            if response.status_code >= 400:
-                response.read()
-                _raise_for(response)
-            partial = response.status_code == 206
-            total = response.headers.get("Content-Length")
-            size = (int(total) + (have if partial else 0)) if total and total.isdigit() else None
-            done = have if partial else 0
-            with target.open("ab" if partial else "wb") as sink:
-                for chunk in response.iter_bytes(CHUNK):
-                    sink.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, size)
+            _raise_for_stream(response)
+            kept = have if response.status_code == 206 else 0
+            save(response, target, f"{asset_id}/{file_id}", progress or _silent, kept)
         return target
 
 
-def _seg(value: str) -> str:
-    from urllib.parse import quote
+_IDENTITY = {"Accept-Encoding": "identity"}  # the bytes as stored: lengths are checked
 
+
+def _silent(done: int, total: int | None) -> None:
+    del done, total
+
+
+def _raise_for_stream(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        response.read()
+        _raise_for(response)
+
+
+def _seg(value: str) -> str:
     return quote(value, safe="")
 
 

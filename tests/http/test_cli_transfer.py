@@ -18,9 +18,11 @@ import httpx
 import pytest
 
 from assets_registry.apps.cli import main
-from assets_registry.apps.client import CommandError, _wait_for, multipart_body, multipart_parts, upload
+from assets_registry.apps.client import CommandError, _wait_for, upload
 from assets_registry.apps.container import build_container
 from assets_registry.apps.settings import load_settings
+from assets_registry.client import RegistryClient
+from assets_registry.client.transfer import file_body, multipart_parts
 from assets_registry.testing import write_bundle
 from tests.seed import SEED_ASSET
 from tests.served import free_port, served_registry
@@ -134,9 +136,7 @@ def test_unknown_asset_prints_the_servers_detail(
 
 def test_unknown_upload_id_prints_the_servers_detail(server: str, capsys: pytest.CaptureFixture[str]) -> None:
     detail = _get(f"{server}/zip/status/nope").json()["detail"]
-    token = os.environ.get("ASSETS_TOKEN")
-    auth = {"Authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=server, headers=auth) as client, pytest.raises(CommandError) as info:
+    with RegistryClient(server) as client, pytest.raises(CommandError) as info:  # $ASSETS_TOKEN if set
         _wait_for(client, "nope", 5, quiet=True)
     assert str(info.value) == detail
 
@@ -210,7 +210,7 @@ def test_wait_gives_up_after_the_timeout(capsys: pytest.CaptureFixture[str]) -> 
 
     transport = httpx.MockTransport(still_processing)
     with (
-        httpx.Client(transport=transport, base_url="http://registry") as client,
+        RegistryClient("http://registry", transport=transport) as client,
         pytest.raises(CommandError, match=r"upload u1 is still processing after 0.6 s"),
     ):
         _wait_for(client, "u1", 0.6, quiet=True)
@@ -257,12 +257,8 @@ def test_upload_body_is_the_multipart_the_server_reads(tmp_path: Path) -> None:
     preamble, epilogue = multipart_parts(source.name, "b0undary")
     assert b'filename="odd %22name%22.zip"' in preamble
 
-    class Bar:
-        def update(self, n: int) -> None:
-            pass
-
     with source.open("rb") as f:
-        body = b"".join(multipart_body(f, source.stat().st_size, preamble, epilogue, Bar()))
+        body = b"".join(file_body(f, source.stat().st_size, preamble, epilogue, lambda done, total: None))
     assert len(body) == len(preamble) + source.stat().st_size + len(epilogue)
 
     seen: dict[str, object] = {}
@@ -289,3 +285,44 @@ def test_upload_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> No
     for option in ("--wait", "--url", "--timeout", "--quiet"):
         assert option in out
     assert out.startswith("usage: assets-registry upload")
+
+
+def test_a_folder_uploads_zipped_as_it_is_sent_and_one_file_downloads_resumed(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cli-folder"
+    (folder / "config" / "nested").mkdir(parents=True)
+    members = {"weights.bin": random.Random(7).randbytes(3 * MiB), "config/nested/settings.json": b'{"a": 1}\n'}
+    for name, data in members.items():
+        (folder / name).write_bytes(data)
+    document = {**SEED_ASSET, "asset_id": "cli-folder", "asset_file_ids": sorted(members)}
+    document["profiles"] = [{**SEED_ASSET["profiles"][0], "asset_id": "cli-folder"}]
+    (folder / "asset.json").write_text(json.dumps(document))
+    seen: list[tuple[int, int | None]] = []
+    with RegistryClient(server) as client:  # $ASSETS_TOKEN if the server wants one
+        upload_id = client.upload(folder, progress=lambda done, total: seen.append((done, total)))
+        assert client.wait(upload_id, timeout=60).status == "success"
+    total = sum(len(data) for data in members.values()) + len((folder / "asset.json").read_bytes())
+    assert seen[-1] == (total, total)
+    assert [p.name for p in tmp_path.iterdir()] == ["cli-folder"], "no temporary archive was made"
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["download", "cli-folder", "weights.bin", "--url", server, "--quiet"]) == 0
+    assert (tmp_path / "weights.bin").read_bytes() == members["weights.bin"]
+    partial = tmp_path / "part.bin"
+    partial.write_bytes(members["weights.bin"][: MiB + 3])  # a copy cut off: only the rest is fetched
+    assert main(["download", "cli-folder", "weights.bin", "-o", str(partial), "--url", server, "--quiet"]) == 0
+    assert partial.read_bytes() == members["weights.bin"]
+    assert main(["download", "cli-folder", "config/nested/settings.json", "-o", "-", "--url", server, "-q"]) == 0
+    assert capsys.readouterr().out == '{"a": 1}\n'
+    assert main(["download", "cli-folder", "nope.bin", "--url", server, "--quiet"]) == 1
+    assert capsys.readouterr().err == "assets-registry: The asset 'cli-folder' has no file 'nope.bin'.\n"
+
+
+def test_a_folder_without_asset_json_is_refused_before_sending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "a.bin").write_bytes(b"a")
+    assert main(["upload", str(tmp_path / "loose"), "--url", f"127.0.0.1:{free_port()}", "--quiet"]) == 1
+    assert "has no asset.json at its top" in capsys.readouterr().err

@@ -76,8 +76,9 @@ def test_ranges_of_the_zip_download(client: testing.TestClient, services: Servic
     assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
     size, tag = len(whole.content), whole.headers["etag"]
     assert client.simulate_head(path).headers["accept-ranges"] == "bytes"
-    for header, first, last in (("bytes=100-199", 100, 199), ("bytes=0-0", 0, 0), (f"bytes={size - 5}-", size - 5,
-                                size - 1), ("bytes=-22", size - 22, size - 1), ("bytes=9000-", 9000, size - 1)):  # fmt: skip
+    cases = [("bytes=100-199", 100, 199), ("bytes=0-0", 0, 0), (f"bytes={size - 5}-", size - 5, size - 1)]
+    cases += [("bytes=-22", size - 22, size - 1), ("bytes=9000-", 9000, size - 1)]
+    for header, first, last in cases:
         part = client.simulate_get(path, headers={"Range": header})
         assert part.status_code == 206, header
         assert part.content == whole.content[first : last + 1], header
