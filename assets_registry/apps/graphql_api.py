@@ -164,10 +164,11 @@ def _resolver(read: Read, paged: bool) -> Callable[..., Any]:
 
     def resolve(_root: Any, info: Info, **args: Any) -> Any:
         page = read(info.context["registry"], args)
+        documents = [info.context["present"](document) for document in page.documents]
         if not paged:
-            return page.documents
+            return documents
         cursor = encode_cursor(page.next_after) if page.next_after else None
-        return {"items": page.documents, "nextCursor": cursor}
+        return {"items": documents, "nextCursor": cursor}
 
     return resolve
 
@@ -191,7 +192,8 @@ def _get_asset(_root: Any, info: Info, assetId: str) -> dict[str, Any] | None:
     """The asset's document; an unknown id is an answer (null), not an error."""
     registry: Registry = info.context["registry"]
     try:
-        return registry.get(assetId).document
+        shown: dict[str, Any] = info.context["present"](registry.get(assetId).document)
+        return shown
     except AssetNotFound:
         return None
 
@@ -295,6 +297,7 @@ def execute_query(
     body: Any,
     asset_store: AssetStore | None = None,
     history: HistoryStore | None = None,
+    present: Callable[[dict[str, Any]], dict[str, Any]] = lambda document: document,
 ) -> tuple[int, dict[str, Any]]:
     """Run one GraphQL-over-HTTP request body (already parsed JSON); return status and response.
 
@@ -320,7 +323,7 @@ def execute_query(
         result = execute_sync(
             schema,
             document,
-            context_value={"registry": registry, "asset_store": asset_store, "history": history},
+            context_value={"registry": registry, "asset_store": asset_store, "history": history, "present": present},
             variable_values=body.get("variables"),
             operation_name=body.get("operationName"),
         )

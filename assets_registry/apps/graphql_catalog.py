@@ -90,6 +90,7 @@ def _revisions(_root: Any, info: Any, assetId: str, **args: Any) -> dict[str, An
     listed, next_n = store.revisions(assetId, registry.page_limits.resolve(args.get("limit")), after)
     items = [store.revision(assetId, int(r["n"])) for r in listed]
     items = [r for r in items if access.sees(access.bucket_of_document(r["document"], registry.blob_key))]
+    items = [{**r, "document": info.context["present"](r["document"])} for r in items]
     return {"items": items, "nextCursor": None if next_n is None else encode_cursor(str(next_n))}
 
 

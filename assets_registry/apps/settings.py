@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         ["127.0.0.1:8080", "127.0.0.1:8081"],
         description="HOST:PORT addresses to listen on (comma-separated in env)",
     )
+    public_url: str = Field(
+        "", description="the URL clients reach this API at (behind a proxy); file URLs in answers start with it"
+    )
     routes: Routes = Field("all", description="serve all routes, only the read routes, or only the write routes")
     workers: int = Field(2, ge=1, le=64, description="server processes")
     threads: int = Field(8, ge=1, le=256, description="request threads per process")

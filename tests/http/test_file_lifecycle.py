@@ -20,7 +20,7 @@ def uploaded(client: testing.TestClient, services: Services, asset_id: str) -> t
     answer = upload_bundle(client, bundle_zip(asset_id, FILES))
     assert answer.status_code == 202
     run_jobs(services)
-    document: dict[str, Any] = client.simulate_get(f"/query/by-id/{asset_id}").json
+    document: dict[str, Any] = services.registry.get(asset_id).document  # the stored blob URLs
     keys = [services.blobs.key_for_url(f["asset_file_url"]) for f in document["files"]]
     assert None not in keys and services.blobs.missing(keys) == []  # type: ignore[arg-type]
     return document, keys  # type: ignore[return-value]

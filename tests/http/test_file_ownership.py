@@ -19,7 +19,7 @@ from tests.stacks import run_jobs
 def uploaded(client: testing.TestClient, services: Services, asset_id: str) -> dict[str, Any]:
     assert upload_bundle(client, bundle_zip(asset_id, {"weights.bin": asset_id.encode() * 100})).status_code == 202
     run_jobs(services)
-    document: dict[str, Any] = client.simulate_get(f"/query/by-id/{asset_id}").json
+    document: dict[str, Any] = services.registry.get(asset_id).document  # the stored blob URLs
     assert document["asset_id"] == asset_id, document
     return document
 

@@ -89,3 +89,50 @@ def test_ranges_of_the_zip_download(client: testing.TestClient, services: Servic
     assert client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": tag}).status_code == 206
     stale = client.simulate_get(path, headers={"Range": "bytes=0-9", "If-Range": '"zip-old"'})
     assert (stale.status_code, stale.content) == (200, whole.content)
+
+
+def test_answers_give_each_stored_file_at_its_route(client: testing.TestClient, services: Services) -> None:
+    _stored(client, services)
+    shown = client.simulate_get("/query/by-id/with-files").json
+    urls = {f["asset_file_id"]: f["asset_file_url"] for f in shown["files"]}
+    base = "http://falconframework.org"  # the test client's host: the request's own
+    assert urls == {name: f"{base}/assets/with-files/files/{name}" for name in ("weights/model.bin", "notes.txt")}
+    assert client.simulate_get(urls["weights/model.bin"].removeprefix(base)).content == DATA
+    stored = services.registry.get("with-files").document["files"]
+    assert all(services.blobs.key_for_url(f["asset_file_url"]) for f in stored), "the store keeps its own URLs"
+    for answer in (client.simulate_post("/query/search", json={"asset_id": "with-files"}).json[0],
+                   client.simulate_get("/query/by-type/model").json[0]):  # fmt: skip
+        assert {f["asset_file_url"] for f in answer["files"]} == set(urls.values())
+    graphql = client.simulate_post("/graphql", json={"query": '{ getAssetById(assetId: "with-files") { files } }'})
+    assert {f["asset_file_url"] for f in graphql.json["data"]["getAssetById"]["files"]} == set(urls.values())
+
+
+def test_a_document_sent_back_as_answered_keeps_its_stored_files(
+    client: testing.TestClient, services: Services
+) -> None:
+    _stored(client, services)
+    before = services.registry.get("with-files").document["files"]
+    shown = client.simulate_get("/query/by-id/with-files")
+    changed = client.simulate_put(
+        "/assets/with-files",
+        json={"files": shown.json["files"], "asset_brief_description": "round trip"},
+        headers={"If-Match": shown.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    assert services.registry.get("with-files").document["files"] == before
+    assert client.simulate_get("/assets/with-files/files/weights/model.bin").content == DATA
+    elsewhere = [{**shown.json["files"][0], "asset_file_url": "https://mirror.example.org/model.bin"}]
+    kept = client.simulate_put("/assets/with-files", json={"files": elsewhere, "asset_file_ids": ["weights/model.bin"]})
+    assert kept.json["files"][0]["asset_file_url"] == "https://mirror.example.org/model.bin"  # not a stored file
+
+
+def test_public_url_is_the_base_of_file_urls(services: Services) -> None:
+    import dataclasses
+
+    from assets_registry.apps.http import create_app
+
+    settings = services.settings.model_copy(update={"public_url": "https://registry.example.org/api/"})
+    client = testing.TestClient(create_app(dataclasses.replace(services, settings=settings)))
+    _stored(client, services)
+    url = client.simulate_get("/query/by-id/with-files").json["files"][0]["asset_file_url"]
+    assert url.startswith("https://registry.example.org/api/assets/with-files/files/")

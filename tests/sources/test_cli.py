@@ -164,7 +164,10 @@ def test_upload_into_a_bucket(server: str, tmp_path: Path, capsys: pytest.Captur
     assert main(args) == 0
     assert _out(capsys).split()[1] == "cli-in-bucket"
     document = httpx.get(f"{server}/query/by-id/cli-in-bucket").json()
-    assert "/assets/b.cli-uploads/" in document["files"][0]["asset_file_url"]
+    assert document["files"][0]["asset_file_url"] == f"{server}/assets/cli-in-bucket/files/a.txt"
+    assert httpx.get(document["files"][0]["asset_file_url"]).content == b"a"
+    refused = httpx.delete(f"{server}/buckets/cli-uploads")  # the bucket holds the asset
+    assert (refused.status_code, refused.json()["code"]) == (409, "bucket_not_empty")
     assert main(["upload", str(bundle), "--bucket", "nowhere", "--quiet", "--url", server]) == 1
     assert "There is no bucket 'nowhere'" in capsys.readouterr().err
 

@@ -19,6 +19,7 @@ from assets_registry.apps.http import problems
 from assets_registry.apps.http.assets import AssetResource, AssetsResource
 from assets_registry.apps.http.auth import Authentication, TokenResource, TokensResource
 from assets_registry.apps.http.bundles import DownloadResource, UploadResource, UploadStatusResource
+from assets_registry.apps.http.file_urls import FileUrls
 from assets_registry.apps.http.files import AssetFileResource
 from assets_registry.apps.http.graphql import GraphQLResource
 from assets_registry.apps.http.health import HealthResource, ReadinessResource
@@ -66,7 +67,9 @@ def create_app(
     services: Services, routes: Routes = "all", on_queued: Callable[[], None] = lambda: None
 ) -> falcon.App[falcon.Request, falcon.Response]:
     tokens = services.tokens if services.settings.auth == "tokens" else None
+    file_urls = FileUrls(services.blobs, services.settings.public_url)
     middleware: list[Any] = [
+        file_urls,
         RequestMetrics(),
         RequestIds(),
         LiteralIds(),
@@ -110,7 +113,7 @@ def create_app(
         app.add_sink(_served_elsewhere("read"), READ_PREFIXES)
     if routes in ("all", "write"):
         book.add("/assets", AssetsResource(registry, max_body))
-        book.add("/assets/{asset_id}", AssetResource(registry, max_body))
+        book.add("/assets/{asset_id}", AssetResource(registry, max_body, file_urls))
         book.add("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)

@@ -18,6 +18,7 @@ import falcon
 import msgspec
 
 from assets_registry.apps.http.bodies import read_json, send_json
+from assets_registry.apps.http.file_urls import FileUrls
 from assets_registry.core.errors import InvalidInput, RevisionMismatch
 from assets_registry.core.ports import StoredAsset
 from assets_registry.core.registry import Registry
@@ -53,9 +54,10 @@ def expected_revision(req: falcon.Request, registry: Registry, asset_id: str) ->
     return int(revision)
 
 
-def send_asset(resp: falcon.Response, stored: StoredAsset, status: int = 200) -> None:
+def send_asset(req: falcon.Request, resp: falcon.Response, stored: StoredAsset, status: int = 200) -> None:
+    """The stored document with its ETag; its files at their routes (``file_urls``)."""
     resp.set_header("ETag", etag(stored))
-    send_json(resp, stored.document, status)
+    send_json(resp, req.context.present(stored.document), status)
 
 
 class AssetsResource:
@@ -68,19 +70,23 @@ class AssetsResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         stored = self.registry.create(read_json(req, self.max_body_bytes))
         resp.location = f"/query/by-id/{quote(stored.asset_id, safe='')}"
-        send_asset(resp, stored, 201)
+        send_asset(req, resp, stored, 201)
 
 
 class AssetResource:
     """``/assets/{asset_id}``: update, delete (and read, for REST clients)."""
 
-    def __init__(self, registry: Registry, max_body_bytes: int) -> None:
+    def __init__(self, registry: Registry, max_body_bytes: int, file_urls: FileUrls) -> None:
         self.registry = registry
         self.max_body_bytes = max_body_bytes
+        self.file_urls = file_urls
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         changes = read_json(req, self.max_body_bytes)
-        send_asset(resp, self.registry.update(asset_id, changes, expected_revision(req, self.registry, asset_id)))
+        if isinstance(changes, dict) and "files" in changes:  # files as answers show them: the stored ones
+            changes = self.file_urls.restore(asset_id, changes, self.registry.get(asset_id).document)
+        expected = expected_revision(req, self.registry, asset_id)
+        send_asset(req, resp, self.registry.update(asset_id, changes, expected))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         self.registry.delete(asset_id, expected_revision(req, self.registry, asset_id))

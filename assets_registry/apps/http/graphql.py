@@ -50,11 +50,13 @@ class GraphQLResource:
         variables = req.get_param("variables")
         if variables:
             body["variables"] = parse_json(variables.encode())
-        self._run(resp, body)
+        self._run(req, resp, body)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self._run(resp, read_json(req, self.max_body_bytes))
+        self._run(req, resp, read_json(req, self.max_body_bytes))
 
-    def _run(self, resp: falcon.Response, body: Any) -> None:
-        status, result = execute_query(self.schema, self.registry, body, self.asset_store, self.history)
+    def _run(self, req: falcon.Request, resp: falcon.Response, body: Any) -> None:
+        status, result = execute_query(
+            self.schema, self.registry, body, self.asset_store, self.history, req.context.present
+        )
         send_json(resp, result, status)

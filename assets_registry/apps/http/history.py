@@ -109,4 +109,4 @@ class RevisionResource:
         kept = self.store.revision(asset_id, int(n))
         if not access.sees(access.bucket_of_document(kept["document"], self.registry.blob_key)):
             raise RevisionNotFound(asset_id, int(n))
-        send_json(resp, kept)
+        send_json(resp, {**kept, "document": req.context.present(kept["document"])})

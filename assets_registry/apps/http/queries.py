@@ -11,6 +11,7 @@ import falcon
 from assets_registry.apps.http.assets import etag, send_asset
 from assets_registry.apps.http.bodies import page_params, read_json, send_page
 from assets_registry.core.lookups import Lookup
+from assets_registry.core.ports import Page
 from assets_registry.core.registry import Registry
 
 
@@ -26,7 +27,7 @@ class AssetByIdResource:
             resp.status = falcon.HTTP_304
             resp.set_header("ETag", etag(stored))
             return
-        send_asset(resp, stored)
+        send_asset(req, resp, stored)
 
     on_head = on_get  # Falcon sends no body for HEAD, and keeps its headers and length
 
@@ -40,7 +41,7 @@ class LookupResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, value: str) -> None:
         limit, after = page_params(req)
-        send_page(req, resp, self.registry.lookup(self.lookup, value, limit, after))
+        send_page(req, resp, _presented(req, self.registry.lookup(self.lookup, value, limit, after)))
 
     on_head = on_get
 
@@ -56,4 +57,9 @@ class SearchResource:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         limit, after = page_params(req)
-        send_page(req, resp, self.registry.search(read_json(req, self.max_body_bytes), limit, after))
+        page = self.registry.search(read_json(req, self.max_body_bytes), limit, after)
+        send_page(req, resp, _presented(req, page))
+
+
+def _presented(req: falcon.Request, page: Page) -> Page:
+    return Page([req.context.present(document) for document in page.documents], page.next_after)
