@@ -12,6 +12,8 @@ process answers for all. Without it (tests, a bare app) values live in the proce
   and out, as their lengths say (a streamed answer of unknown length counts when it is known);
 - ``assets_registry_jobs_ended_total{reason}`` and ``assets_registry_job_seconds``: upload jobs
   run by this process, by the reason they ended with;
+- ``assets_registry_upload_jobs{state}``: upload jobs queued and processing, read from the job
+  tracker at each scrape;
 - ``assets_registry_backend_errors_total{backend}``: answers that were a backend's 503.
 """
 
@@ -106,7 +108,12 @@ class RequestMetrics:
 
 
 class MetricsResource:
-    """``GET /metrics``: the Prometheus text format, summed over every process of this server."""
+    """``GET /metrics``: the Prometheus text format, summed over every process of this server,
+    and the job tracker's open jobs by state, read at each scrape (one answer for every
+    process and host that share the tracker, so no process sums them)."""
+
+    def __init__(self, jobs: Any = None) -> None:
+        self.jobs = jobs
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -119,4 +126,29 @@ class MetricsResource:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         resp.content_type = CONTENT_TYPE_LATEST
-        resp.data = generate_latest(registry)
+        resp.data = generate_latest(registry) + self._open_jobs()
+
+    def _open_jobs(self) -> bytes:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.core import GaugeMetricFamily
+
+        from assets_registry.core.errors import BackendUnavailable
+        from assets_registry.core.ports import CountsOpenJobs
+
+        if not isinstance(self.jobs, CountsOpenJobs):
+            return b""
+        try:
+            counts = self.jobs.open_jobs()
+        except BackendUnavailable:
+            return b""  # the tracker is down: its backend errors say so; the other metrics still answer
+        family = GaugeMetricFamily("assets_registry_upload_jobs", "Upload jobs not ended, by state", labels=["state"])
+        for state, count in sorted(counts.items()):
+            family.add_metric([state], count)
+
+        class _Now:
+            def collect(self) -> list[GaugeMetricFamily]:
+                return [family]
+
+        now = CollectorRegistry()
+        now.register(_Now())
+        return generate_latest(now)

@@ -274,6 +274,17 @@ class JobTracker(Protocol):
 
 
 @runtime_checkable
+class CountsOpenJobs(Protocol):
+    """A job tracker that can say how many jobs wait and run (``/metrics``); the built-in ones can.
+
+    Apart from ``JobTracker`` so that a plugin's tracker without it still is one.
+    """
+
+    def open_jobs(self) -> dict[str, int]:
+        """``{"queued": n, "processing": m}`` now."""
+
+
+@runtime_checkable
 class Validator(Protocol):
     """Checks an asset before it is stored (created, updated, or ingested from a bundle).
 

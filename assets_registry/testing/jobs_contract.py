@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from assets_registry.core.errors import Conflict, JobNotFound
-from assets_registry.core.ports import PROCESSING, QUEUED, SUCCESS, JobTracker, failed
+from assets_registry.core.ports import PROCESSING, QUEUED, SUCCESS, CountsOpenJobs, JobTracker, failed
 
 
 class JobTrackerContract:
@@ -109,3 +109,14 @@ class JobTrackerContract:
 
     def test_check_passes_on_a_working_backend(self, jobs: JobTracker) -> None:
         jobs.check()
+
+    def test_open_jobs_are_counted_by_state(self, jobs: JobTracker) -> None:
+        assert isinstance(jobs, CountsOpenJobs), "the built-in trackers count their open jobs (/metrics)"
+        before = jobs.open_jobs()
+        jobs.submit("count-1", "staging/count-1.zip")
+        jobs.submit("count-2", "staging/count-2.zip")
+        claimed = jobs.claim("w1", 60)
+        assert claimed is not None
+        assert jobs.open_jobs() == {QUEUED: before[QUEUED] + 1, PROCESSING: before[PROCESSING] + 1}
+        assert jobs.finish(claimed.upload_id, "w1", SUCCESS, "a")
+        assert jobs.open_jobs() == {QUEUED: before[QUEUED] + 1, PROCESSING: before[PROCESSING]}

@@ -184,6 +184,11 @@ class MemoryJobTracker:
                 entry[key] = changes[key]
         return entry["job"]  # type: ignore[no-any-return]
 
+    def open_jobs(self) -> dict[str, int]:
+        with self._lock:
+            states = [entry["job"].status for entry in self._jobs.values()]
+        return {QUEUED: states.count(QUEUED), PROCESSING: states.count(PROCESSING)}
+
     def claim(self, worker: str, lease_seconds: float) -> UploadJob | None:
         with self._lock:
             now = time.time()

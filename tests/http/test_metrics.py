@@ -9,8 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from falcon import testing
 from prometheus_client.parser import text_string_to_metric_families
 
+from assets_registry.apps.container import Services
+from assets_registry.apps.http import create_app
 from assets_registry.testing import bundle_asset, write_bundle
 from tests.served import served_registry
 
@@ -70,3 +73,20 @@ def test_upload_jobs_and_bytes_are_measured(url: str, tmp_path: Path) -> None:
     assert _value(samples, "assets_registry_jobs_ended_total", reason="uploaded") == 1
     assert _value(samples, "assets_registry_job_seconds_count") == 1
     assert _value(samples, "assets_registry_http_request_bytes_total", route="/zip/upload") > bundle.stat().st_size
+
+
+def test_open_upload_jobs_are_counted_by_state_at_each_scrape(services: Services) -> None:
+    """Read from the job tracker (SQLite, or Redis shared by every process and host)."""
+    client = testing.TestClient(create_app(services))
+
+    def jobs() -> dict[str, float]:
+        samples = _samples(client.simulate_get("/metrics").text)
+        return {
+            state: _value(samples, "assets_registry_upload_jobs", state=state) for state in ("queued", "processing")
+        }
+
+    before = jobs()
+    for n in range(3):
+        services.jobs.submit(f"metrics-open-{n}", f"staging/metrics-open-{n}.zip")
+    assert services.jobs.claim("metrics-worker", 60) is not None
+    assert jobs() == {"queued": before["queued"] + 2, "processing": before["processing"] + 1}

@@ -31,7 +31,7 @@ from redis.retry import Retry
 from assets_registry.adapters.redis.options import TrackerOptions
 from assets_registry.adapters.redis.scripts import SCRIPTS
 from assets_registry.core.errors import BackendUnavailable, ConfigurationError, Conflict, JobNotFound
-from assets_registry.core.ports import QUEUED, UploadJob
+from assets_registry.core.ports import PROCESSING, QUEUED, UploadJob
 
 BACKEND = "job tracker (Redis)"
 
@@ -148,6 +148,17 @@ class RedisJobTracker:
     def check(self) -> None:
         with self._answering():
             self.client.ping()
+
+    def open_jobs(self) -> dict[str, int]:
+        """Every job on the stream waits or runs (``finish`` deletes its message); those the
+        group has handed out and not acknowledged run."""
+        with self._answering():
+            waiting = int(self.client.xlen(self.options.stream_key))
+            try:
+                running = int(self.client.xpending(self.options.stream_key, self.options.group)["pending"])
+            except redis_errors.ResponseError:  # no group yet: nothing was handed out
+                running = 0
+        return {QUEUED: max(waiting - running, 0), PROCESSING: running}
 
     def close(self) -> None:
         self.client.close()

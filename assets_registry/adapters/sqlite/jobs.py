@@ -107,6 +107,15 @@ class SqliteJobTracker:
             ).rowcount
         return bool(held)
 
+    def open_jobs(self) -> dict[str, int]:
+        counts = {QUEUED: 0, PROCESSING: 0}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT status, COUNT(*) FROM upload_jobs WHERE status IN ('queued', 'processing') GROUP BY status"
+            ).fetchall()
+        counts.update({str(status): int(n) for status, n in rows})
+        return counts
+
     def check(self) -> None:
         self.db.check()
 

@@ -87,7 +87,7 @@ def create_app(
     max_body = services.settings.max_body_bytes
 
     book.add("/healthz", HealthResource())
-    book.add("/metrics", MetricsResource())
+    book.add("/metrics", MetricsResource(services.jobs))
     book.add("/static/{path:path}", StaticResource())
     book.add("/tokens", TokensResource(services.tokens, max_body))
     book.add("/tokens/{token_name}", TokenResource(services.tokens))
