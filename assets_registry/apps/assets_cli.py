@@ -33,8 +33,8 @@ def add_commands(commands: Any, url_help: str) -> None:
     create.add_argument("document", metavar="JSON|@FILE|-")
     got = actions.add_parser("get", help="one asset, as JSON")
     got.add_argument("asset_id", metavar="ASSET_ID")
-    listed = actions.add_parser("list", help="the assets of a type, sub-type, tag or API route")
-    choice = listed.add_mutually_exclusive_group(required=True)
+    listed = actions.add_parser("list", help="every asset, or those of a type, sub-type, tag or API route")
+    choice = listed.add_mutually_exclusive_group()
     for lookup in LOOKUPS:
         choice.add_argument(f"--{lookup}", dest=lookup.replace("-", "_"), metavar="VALUE")
     search = actions.add_parser("search", help="the assets matching a filter (docs/search.md)")
@@ -102,8 +102,11 @@ def _run(client: RegistryClient, args: argparse.Namespace) -> int:
     elif command == "get":
         print(json.dumps(asset_to_document(client.get_asset(args.asset_id)), indent=2, ensure_ascii=False))
     elif command == "list":
-        lookup = next(name for name in LOOKUPS if getattr(args, name.replace("-", "_")))
-        _rows(client.assets_by(lookup, getattr(args, lookup.replace("-", "_")), args.limit), args.json)
+        lookup = next((name for name in LOOKUPS if getattr(args, name.replace("-", "_"))), None)
+        if lookup is None:  # every asset: a search without a condition, page after page
+            _rows(client.search({}, args.limit), args.json)
+        else:
+            _rows(client.assets_by(lookup, getattr(args, lookup.replace("-", "_")), args.limit), args.json)
     elif command == "search":
         _rows(client.search(_json_argument(args.filter), args.limit), args.json)
     elif command == "update":
