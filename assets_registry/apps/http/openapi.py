@@ -11,6 +11,7 @@ package (``apps/static/vendor``); its page loads nothing from another host.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -40,6 +41,10 @@ class RouteBook:
         self.routes: list[tuple[str, Any]] = []
 
     def add(self, template: str, resource: Any) -> None:
+        """Add the route; a resource that answers ``GET`` answers ``HEAD`` too (the same headers,
+        no body: Falcon sends none for ``HEAD``) unless it has a responder of its own for it."""
+        if hasattr(resource, "on_get") and not hasattr(resource, "on_head"):
+            resource.on_head = resource.on_get
         self.app.add_route(template, resource)
         self.routes.append((template, resource))
 
@@ -155,6 +160,14 @@ def _operation(template: str, method: str, op: Operation, params: dict[str, Any]
     return document | op.extra
 
 
+def head_of(get: Operation) -> Operation:
+    """The ``HEAD`` of a ``GET``: its answers' statuses and headers, no body."""
+    responses = {
+        status: {k: v for k, v in answer.items() if k != "content"} for status, answer in get.responses.items()
+    }
+    return dataclasses.replace(get, summary=f"Headers of: {get.summary}", responses=responses, body=None)
+
+
 def _operation_id(template: str, method: str) -> str:
     words = [part.strip("{}").split(":")[0] for part in template.split("/") if part]
     return "_".join([method.lower(), *(w.replace("-", "_").replace(".", "_") for w in words)])
@@ -163,7 +176,8 @@ def _operation_id(template: str, method: str) -> str:
 def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[str, ...] = ()) -> dict[str, Any]:
     """The OpenAPI 3.1 document of what ``book``'s app serves; ``ValueError`` if one is undescribed."""
     served = {(_plain(template), method) for template, method, _ in book.served()}
-    described = set(OPERATIONS)
+    operations = {**{(t, "HEAD"): head_of(op) for (t, m), op in OPERATIONS.items() if m == "GET"}, **OPERATIONS}
+    described = set(operations)
     missing, extra = sorted(served - described), sorted(described - served)
     if missing:
         raise ValueError(f"routes served without an OpenAPI description: {missing}")
@@ -171,7 +185,7 @@ def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[s
     paths: dict[str, dict[str, Any]] = {}
     for template, method in sorted(served):
         paths.setdefault(template, {})[method.lower()] = _operation(
-            template, method, OPERATIONS[(template, method)], params, auth
+            template, method, operations[(template, method)], params, auth
         )
     del extra  # described but not served here (a replica's, or history off): left out
     problem = {"application/problem+json": {"schema": ref("Problem")}}
