@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from assets_registry.apps.output import report
 from assets_registry.client import ApiError, RegistryClient
 from assets_registry.core.model import Asset, asset_to_document
 
@@ -98,7 +99,8 @@ def run(args: argparse.Namespace, url: str) -> int:
 def _run(client: RegistryClient, args: argparse.Namespace) -> int:
     command = args.command if args.command != "assets" else args.action
     if command == "create":
-        print(client.create_asset(_json_argument(args.document)).asset_id)
+        created = client.create_asset(_json_argument(args.document))
+        report(args.json, created.asset_id, asset_to_document(created))
     elif command == "get":
         print(json.dumps(asset_to_document(client.get_asset(args.asset_id)), indent=2, ensure_ascii=False))
     elif command == "list":
@@ -114,11 +116,11 @@ def _run(client: RegistryClient, args: argparse.Namespace) -> int:
         print(json.dumps(asset_to_document(updated), indent=2, ensure_ascii=False))
     elif command == "delete":
         client.delete_asset(args.asset_id)
-        print(f"asset/{args.asset_id} deleted")
+        report(args.json, f"asset/{args.asset_id} deleted", {"success": True, "asset_id": args.asset_id})
     elif command == "status":
         print(json.dumps(client.status(args.upload_id).__dict__))
     elif command == "wait":
         ended = client.wait(args.upload_id, args.timeout)
-        print(ended.asset_id or ended.status)
+        report(args.json, ended.asset_id or ended.status, ended.__dict__)
         return 0 if ended.status == "success" else REFUSED
     return 0

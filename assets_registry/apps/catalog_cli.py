@@ -30,6 +30,7 @@ import httpx
 import yaml
 
 from assets_registry.apps.client import CommandError, check_answer, json_object, run_client, server_url
+from assets_registry.apps.output import report
 from assets_registry.core.sources.reasons import FINAL
 
 _IGNORED_ON_APPLY = ("asset_id", "generation", "status")
@@ -155,7 +156,7 @@ def _buckets_put(client: httpx.Client, args: argparse.Namespace) -> None:
 def _buckets_delete(client: httpx.Client, args: argparse.Namespace) -> None:
     params = {"force": "true"} if args.force else {}
     check_answer(client.delete(f"/buckets/{_seg(args.name)}", params=params))
-    print(f"bucket/{args.name} deleted")
+    report(args.json, f"bucket/{args.name} deleted", {"bucket": args.name, "deleted": True})
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ def _sources_apply(client: httpx.Client, args: argparse.Namespace) -> int:
         verb = "created" if response.status_code == 201 else "unchanged"
         if generation is not None and answer.get("generation") != generation:
             verb = "configured"
-        print(f"source/{asset_id} {verb}")
+        report(args.json, f"source/{asset_id} {verb}", {"asset_id": asset_id, "result": verb, "source": answer})
     return 1 if failed else 0
 
 
@@ -226,7 +227,7 @@ def _sources_delete(client: httpx.Client, args: argparse.Namespace) -> int:
             print(f"assets-registry: source/{asset_id}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"source/{asset_id} deleted")
+        report(args.json, f"source/{asset_id} deleted", {"asset_id": asset_id, "deleted": True})
     return 1 if failed else 0
 
 
@@ -239,7 +240,7 @@ def _sources_wait(client: httpx.Client, args: argparse.Namespace) -> int:
             status = source.get("status") or {}
             current = status.get("observed_generation") == source.get("generation")
             if current and status.get("phase") == "Ready":
-                print(f"source/{asset_id} Ready")
+                report(args.json, f"source/{asset_id} Ready", {"asset_id": asset_id, "status": status})
                 waiting.remove(asset_id)
             elif current and status.get("phase") == "Failed" and status.get("reason") in FINAL:
                 raise CommandError(f"source/{asset_id} Failed: {status.get('reason')}: {status.get('message')}")

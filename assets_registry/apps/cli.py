@@ -13,6 +13,7 @@ from typing import Any
 
 from assets_registry.apps import assets_cli, catalog_cli, tokens_cli
 from assets_registry.apps.memory import limit_malloc_arenas
+from assets_registry.apps.output import report as client_report
 from assets_registry.apps.settings import Settings, load_settings
 from assets_registry.core.errors import ConfigurationError, RegistryError
 from assets_registry.plugins.types import BackendURL
@@ -108,7 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_cli.add_commands(commands, _common)
     for name in ("upload", "download"):
         commands.choices[name].add_argument("--token", help="access token (default: $ASSETS_TOKEN)")
+    _json_everywhere(commands)
     return parser  # fmt: skip
+
+
+def _json_everywhere(commands: Any) -> None:
+    """``--json`` on every command that prints a result (where it is missing: JSON already, or one line)."""
+    for name, parser in commands.choices.items():
+        if name in ("serve", "worker"):
+            continue  # they run; their logs take --log-format json
+        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        leaves = list(subcommands[0].choices.values()) if subcommands else [parser]
+        for leaf in leaves:
+            if "--json" not in leaf._option_string_actions:
+                leaf.add_argument("--json", action="store_true", help="print JSON (one object per line)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -159,7 +173,7 @@ def _show_plugins(settings: Settings, as_json: bool) -> None:
             print("    (no hooks)")
 
 
-def _collect(settings: Settings, dry_run: bool, grace: float | None) -> None:
+def _collect(settings: Settings, dry_run: bool, grace: float | None, as_json: bool = False) -> None:
     """``assets-registry gc``: one sweep, each orphan on a line, then the totals."""
     from assets_registry.apps.container import build_container
 
@@ -171,7 +185,11 @@ def _collect(settings: Settings, dry_run: bool, grace: float | None) -> None:
     if report.refused:
         raise ConfigurationError(report.refused)
     for orphan in report.orphans:
-        print(f"{orphan.blob.key}\t{orphan.blob.size}\t{orphan.reason}")
+        line = f"{orphan.blob.key}\t{orphan.blob.size}\t{orphan.reason}"
+        client_report(as_json, line, {"key": orphan.blob.key, "size": orphan.blob.size, "reason": orphan.reason})
+    if as_json:
+        totals = {"orphans": len(report.orphans), "orphan_bytes": report.orphan_bytes, "deleted": report.deleted}
+        client_report(True, "", {**totals, "spared": report.spared, "dry_run": dry_run})
     verb = "would delete" if dry_run else f"deleted {report.deleted} of"
     print(
         f"{verb} {len(report.orphans)} orphan blobs ({report.orphan_bytes} bytes); "
@@ -225,9 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         url = client.server_url(args.url)
         if args.command == "upload":
             return client.upload(
-                url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, token=args.token
+                url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, args.token, args.json
             )
-        return client.download(url, args.asset_id, args.output, args.quiet, token=args.token, file_id=args.file_id)
+        if args.json and args.output == "-":
+            print("assets-registry: --json and -o - both want stdout; choose one", file=sys.stderr)
+            return 2
+        return client.download(url, args.asset_id, args.output, args.quiet, args.token, args.file_id, args.json)
     try:
         settings = _settings(args)
         if args.command in ("serve", "worker"):
@@ -241,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "plugins":
             _show_plugins(settings, args.json)
         elif args.command == "gc":
-            _collect(settings, args.dry_run, args.grace)
+            _collect(settings, args.dry_run, args.grace, args.json)
         elif args.command == "config":
             _show_config(settings)
         elif args.command == "tokens":

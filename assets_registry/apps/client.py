@@ -22,6 +22,7 @@ from typing import IO, Any
 import httpx
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
+from assets_registry.apps.output import report
 from assets_registry.client import ApiError, RegistryClient
 from assets_registry.client.transfer import Progress, TransferError
 
@@ -52,6 +53,7 @@ def upload(
     services: str = "",
     bucket: str = "",
     token: str | None = None,
+    as_json: bool = False,
 ) -> int:
     """Upload ``path`` (a ZIP, or a bundle's folder zipped as it is sent) to ``POST /zip/upload``,
     print the upload id; with ``wait``, follow the job.
@@ -64,8 +66,8 @@ def upload(
     def run(client: RegistryClient) -> int:
         with _bar(quiet, f"upload {path.name}", None) as bar:
             upload_id = client.upload(path, bucket or None, named, _on(bar))
-        print(upload_id, flush=True)
-        return _wait_for(client, upload_id, timeout, quiet) if wait else 0
+        report(as_json, upload_id, {"upload_id": upload_id})
+        return _wait_for(client, upload_id, timeout, quiet, as_json) if wait else 0
 
     return run_registry_client(url, run, token)
 
@@ -77,6 +79,7 @@ def download(
     quiet: bool = False,
     token: str | None = None,
     file_id: str | None = None,
+    as_json: bool = False,
 ) -> int:
     """Save the asset's ZIP (or, with ``file_id``, one of its files) to ``output``: a file, a
     folder, or ``-`` for stdout. The default name is ``<asset_id>.zip`` (the one the server
@@ -94,6 +97,13 @@ def download(
                 client.download_file(asset_id, file_id, target, _on(bar))
         if output == "-":
             sys.stdout.buffer.flush()
+        elif as_json:
+            assert isinstance(target, Path)
+            report(
+                True,
+                "",
+                {"asset_id": asset_id, "file_id": file_id, "path": str(target), "bytes": target.stat().st_size},
+            )
         return 0
 
     return run_registry_client(url, run, token)
@@ -110,7 +120,7 @@ def _on(bar: tqdm[Any]) -> Progress:
     return moved
 
 
-def _wait_for(client: RegistryClient, upload_id: str, timeout: float, quiet: bool) -> int:
+def _wait_for(client: RegistryClient, upload_id: str, timeout: float, quiet: bool, as_json: bool = False) -> int:
     """Poll the job until it ends; 0 on success (printing the asset id), 1 on failure or timeout."""
     deadline = time.monotonic() + timeout
     with _bar(quiet, "queued", None, leave=False) as bar:
@@ -130,7 +140,8 @@ def _wait_for(client: RegistryClient, upload_id: str, timeout: float, quiet: boo
         raise CommandError(f"upload {upload_id} is still {job.status} after {timeout:g} s; stopped waiting")
     if not quiet:
         print(f"upload {upload_id}: {job.status}", file=sys.stderr)
-    print(job.asset_id or "", flush=True)
+    record = {"upload_id": upload_id, "status": job.status, "reason": job.reason, "asset_id": job.asset_id}
+    report(as_json, job.asset_id or "", record)
     return 0
 
 

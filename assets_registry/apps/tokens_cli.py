@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assets_registry.apps.catalog_cli import print_table
+from assets_registry.apps.output import report
 from assets_registry.apps.settings import Settings
 from assets_registry.core.access import SCOPES, parse_duration
 from assets_registry.core.errors import ConfigurationError
@@ -93,13 +94,16 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
         if args.action == "create":
             expires = parse_duration(args.expires) if args.expires else None
             secret, record = tokens.create(args.name, args.scope, tuple(args.bucket), expires)
-            print(json.dumps(record), file=sys.stderr)
-            print(secret, flush=True)
+            if args.json:  # the secret inside the one JSON line
+                report(True, "", {**record, "token": secret})
+            else:
+                print(json.dumps(record), file=sys.stderr)
+                print(secret, flush=True)
         elif args.action == "list":
             _show(tokens.listing(), args.json)
         else:
             record = tokens.revoke(args.name)
-            print(f"token/{record['name']} revoked")
+            report(args.json, f"token/{record['name']} revoked", record)
     finally:
         container.catalog().close()
 
