@@ -81,8 +81,12 @@ def test_a_server_killed_while_freeing_files_leaves_what_a_sweep_takes(settings:
                 time.sleep(0.1)
         _upload(url, "kept")
         _upload(url, "deleted")
-        kept = [f["asset_file_url"] for f in _call(f"{url}/query/by-id/kept")["files"]]
-        deleted = [f["asset_file_url"] for f in _call(f"{url}/query/by-id/deleted")["files"]]
+        reader = build_container(load_settings(**_as_settings(settings))).services()  # the stored blob URLs
+        try:
+            kept = [f["asset_file_url"] for f in reader.registry.get("kept").document["files"]]
+            deleted = [f["asset_file_url"] for f in reader.registry.get("deleted").document["files"]]
+        finally:
+            reader.close()
         assert _call(f"{url}/assets/deleted", "DELETE")["success"] is True
         for pid in [*_children(server.pid), server.pid]:
             os.kill(pid, signal.SIGKILL)
