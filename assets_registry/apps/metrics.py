@@ -112,7 +112,7 @@ class MetricsResource:
     and the job tracker's open jobs by state, read at each scrape (one answer for every
     process and host that share the tracker, so no process sums them)."""
 
-    def __init__(self, jobs: Any = None) -> None:
+    def __init__(self, jobs: object = None) -> None:  # a JobTracker; counted if it is CountsOpenJobs
         self.jobs = jobs
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

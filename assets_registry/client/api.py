@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import time
 import uuid
@@ -143,8 +145,9 @@ class RegistryClient:
         if path.is_dir():
             preamble, epilogue = multipart_parts(f"{path.name}.zip", boundary)
             files = folder_files(path)  # checked before a byte is sent
-            body = folder_body(files, preamble, epilogue, report)  # chunked: its length is known at its end
-            answer = self._send("POST", "/zip/upload", content=body, headers=headers, params=params)
+            zipped = folder_body(files, preamble, epilogue, report)  # chunked: its length is known at its end
+            with contextlib.closing(zipped):  # a failed send closes the file being read
+                answer = self._send("POST", "/zip/upload", content=zipped, headers=headers, params=params)
             return str(answer.json()["upload_id"])
         preamble, epilogue = multipart_parts(path.name, boundary)
         try:
@@ -180,20 +183,48 @@ class RegistryClient:
         return target
 
     def download_file(self, asset_id: str, file_id: str, target: T, progress: Progress | None = None) -> T:
-        """One stored file into ``target``; a partial copy in a file there is completed with ``Range``."""
+        """One stored file into ``target``; a partial copy in a file there is completed with ``Range``
+        and then checked against the file's SHA-256 (its ETag): a copy of another version of the
+        file, or one that was whole already but differs, is fetched again whole."""
         have = target.stat().st_size if isinstance(target, Path) and target.is_file() else 0
-        headers = {**_IDENTITY, **({"Range": f"bytes={have}-"} if have else {})}
         path = f"/assets/{_seg(asset_id)}/files/{quote(file_id, safe='/')}"
-        with self.http.stream("GET", path, headers=headers) as response:
-            if response.status_code == 416 and have:  # the copy there is whole already
-                return target
+        if have and self._resumed(path, target, have, f"{asset_id}/{file_id}", progress or _silent):
+            return target
+        with self.http.stream("GET", path, headers=_IDENTITY) as response:
             _raise_for_stream(response)
-            kept = have if response.status_code == 206 else 0
-            save(response, target, f"{asset_id}/{file_id}", progress or _silent, kept)
+            save(response, target, f"{asset_id}/{file_id}", progress or _silent)
         return target
+
+    def _resumed(self, path: str, target: Path | IO[bytes], have: int, what: str, progress: Progress) -> bool:
+        """Complete the ``have`` bytes at ``target``; True if the result is the file the server has."""
+        assert isinstance(target, Path)
+        with self.http.stream("GET", path, headers={**_IDENTITY, "Range": f"bytes={have}-"}) as response:
+            etag = response.headers.get("ETag", "")
+            if response.status_code == 416:
+                whole = response.headers.get("Content-Range", "") == f"bytes */{have}"
+                return whole and _digest_matches(target, etag)
+            _raise_for_stream(response)
+            if response.status_code != 206 or not response.headers.get("Content-Range", "").startswith(
+                f"bytes {have}-"
+            ):
+                return False  # the server sent something else: fetch it whole
+            save(response, target, what, progress, have)
+        return _digest_matches(target, etag)
 
 
 _IDENTITY = {"Accept-Encoding": "identity"}  # the bytes as stored: lengths are checked
+
+
+def _digest_matches(target: Path, etag: str) -> bool:
+    """``target``'s SHA-256 is the one an ETag of the registry's files names (True if it names none)."""
+    wanted = etag.strip().removeprefix("W/").strip('"')
+    if len(wanted) != 64:
+        return True
+    digest = hashlib.sha256()
+    with target.open("rb") as source:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == wanted
 
 
 def _silent(done: int, total: int | None) -> None:

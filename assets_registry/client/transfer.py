@@ -5,7 +5,8 @@ was computed (a file that shrinks or grows meanwhile fails here, not as a body t
 with its header), or a folder zipped while it is sent (stream-zip, deflated at level 1, sent
 chunked since its length is not known before): never a temporary copy. A download is written
 to a hidden file beside its target and renamed only once every byte announced has arrived, so
-a cut-off download never leaves a file that looks whole.
+a cut-off download never leaves a file that looks whole; a resumed one appends to the partial
+copy, which ``RegistryClient.download_file`` then checks against the file's SHA-256.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import stat
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -77,7 +78,7 @@ def folder_files(folder: Path) -> list[tuple[str, Path, int]]:
 
 def folder_body(
     files: list[tuple[str, Path, int]], preamble: bytes, epilogue: bytes, progress: Progress
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The body around a ZIP of ``files`` (``folder_files``'s) made while it is sent; progress
     counts the files' bytes."""
     total, read = sum(size for _name, _path, size in files), [0]

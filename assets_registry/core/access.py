@@ -44,7 +44,8 @@ RESERVED_NAMES = frozenset({"anonymous", "system"})
 _RANK = {scope: n for n, scope in enumerate(SCOPES)}
 TOKEN_PREFIX = "areg_"
 _TOKEN = re.compile(r"areg_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""A token's name (matched whole)."""
 _TOUCH_SECONDS = 60.0
 """``last_used_at`` is written at most this often per token and process, not on every request."""
 
@@ -182,7 +183,7 @@ class Tokens:
     ) -> tuple[str, dict[str, Any]]:
         """A new token: its secret (shown this once) and its public record."""
         errors: list[FieldError] = []
-        if not _NAME.fullmatch(name):
+        if not TOKEN_NAME.fullmatch(name):
             errors.append(FieldError("name", "must be 1 to 64 characters of A-Z a-z 0-9 . _ -, starting with one"))
         if scope not in SCOPES:
             errors.append(FieldError("scope", f"must be one of {', '.join(SCOPES)}"))

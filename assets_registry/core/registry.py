@@ -93,12 +93,19 @@ class Registry:
             principal.require_bucket(access.bucket_of_document(new, self.blob_key))
         return self._recorded("asset.created", new, new, None, lambda: self.store.insert(new))
 
-    def update(self, asset_id: str, changes: Any, expected_revision: int | None = None) -> StoredAsset:
+    def update(
+        self,
+        asset_id: str,
+        changes: Any,
+        expected_revision: int | None = None,
+        against: Callable[[dict[str, Any], Document], dict[str, Any]] | None = None,
+    ) -> StoredAsset:
         """Change only the top-level fields given; the result is validated as a whole.
 
         With ``expected_revision`` (HTTP ``If-Match``) the update applies only to that
         revision. Without it, concurrent updates are retried on the fresh document, so two
-        clients changing different fields both see their change kept.
+        clients changing different fields both see their change kept. ``against(changes,
+        current)`` adapts the changes to the version they are applied to, at each try.
         """
         if not isinstance(changes, dict):
             raise InvalidAsset([FieldError("", "an update must be a JSON object of the fields to change")])
@@ -113,7 +120,8 @@ class Registry:
             )
 
         def write(current: StoredAsset) -> StoredAsset:
-            return self._write_version(current, {**current.document, **changes}, ())
+            applied = changes if against is None else against(changes, current.document)
+            return self._write_version(current, {**current.document, **applied}, ())
 
         return self._on_fresh_version(asset_id, expected_revision, write)
 

@@ -150,7 +150,7 @@ def test_the_url_pattern_is_the_servers_rule(scheme: str, host: str, tail: str) 
 
 @given(_TEXT | st.sampled_from(["anonymous", "system", "ci", "a" * 64, "a" * 65, "-a", "a.b_c-d"]))
 def test_the_token_name_pattern_is_the_servers_rule(value: str) -> None:
-    from assets_registry.core.access import _NAME, RESERVED_NAMES
+    from assets_registry.core.access import RESERVED_NAMES, TOKEN_NAME
 
-    taken = _NAME.fullmatch(value) is not None and value not in RESERVED_NAMES
+    taken = TOKEN_NAME.fullmatch(value) is not None and value not in RESERVED_NAMES
     assert (re.search(TOKEN_NAME_PATTERN, value) is not None) == taken, repr(value)

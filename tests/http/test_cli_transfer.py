@@ -326,3 +326,18 @@ def test_a_folder_without_asset_json_is_refused_before_sending(
     (tmp_path / "loose" / "a.bin").write_bytes(b"a")
     assert main(["upload", str(tmp_path / "loose"), "--url", f"127.0.0.1:{free_port()}", "--quiet"]) == 1
     assert "has no asset.json at its top" in capsys.readouterr().err
+
+
+def test_a_partial_copy_of_another_version_is_fetched_again_whole(server: str, tmp_path: Path) -> None:
+    bundle = tmp_path / "versions.zip"
+    members = make_bundle(bundle, "cli-versions")
+    with RegistryClient(server) as client:
+        assert client.wait(client.upload(bundle), timeout=60).status == "success"
+        wrong = tmp_path / "weights.bin"
+        wrong.write_bytes(b"x" * (MiB + 1))  # as long as a prefix, but not the file's bytes
+        client.download_file("cli-versions", "weights.bin", wrong)
+        assert wrong.read_bytes() == members["weights.bin"]
+        longer = tmp_path / "longer.bin"
+        longer.write_bytes(members["weights.bin"] + b"tail")  # "whole already" by its length: not so
+        client.download_file("cli-versions", "weights.bin", longer)
+        assert longer.read_bytes() == members["weights.bin"]

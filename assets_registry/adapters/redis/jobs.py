@@ -153,11 +153,14 @@ class RedisJobTracker:
         """Every job on the stream waits or runs (``finish`` deletes its message); those the
         group has handed out and not acknowledged run."""
         with self._answering():
-            waiting = int(self.client.xlen(self.options.stream_key))
-            try:
-                running = int(self.client.xpending(self.options.stream_key, self.options.group)["pending"])
-            except redis_errors.ResponseError:  # no group yet: nothing was handed out
-                running = 0
+            pipe = self.client.pipeline(transaction=True)  # one reading of both
+            pipe.xlen(self.options.stream_key)
+            pipe.xpending(self.options.stream_key, self.options.group)
+            length, pending = pipe.execute(raise_on_error=False)
+        if isinstance(length, Exception):
+            raise length
+        waiting = int(length)
+        running = 0 if isinstance(pending, Exception) else int(pending["pending"])  # no group yet: none handed out
         return {QUEUED: max(waiting - running, 0), PROCESSING: running}
 
     def close(self) -> None:

@@ -73,7 +73,7 @@ def create_app(
         RequestMetrics(),
         RequestIds(),
         LiteralIds(),
-        Authentication(tokens, services.registry, services.asset_store),
+        Authentication(tokens, services.registry, services.asset_store, services.settings.public_url),
     ]
     if services.settings.log_format == "json":
         middleware.append(RequestLog())  # after Authentication: it still knows the actor

@@ -2,8 +2,9 @@
 
 One ``Operation`` per route template and method the app serves, keyed as the app adds them;
 ``openapi.build_document`` refuses to build a document where a served responder has no entry
-here (or an entry names no served responder), so the document cannot drift from the routes.
-Every operation also answers the problems every route can give (``openapi.COMMON``).
+here, so the document cannot drift from the routes. Every operation also answers 400 and 503
+(and 401 and 403 under ``auth=tokens`` unless it is open) as problems (``openapi.COMMON``),
+besides the ``problems`` it names.
 """
 
 from __future__ import annotations

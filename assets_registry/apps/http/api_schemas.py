@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from assets_registry.core import identifiers
+from assets_registry.core.access import RESERVED_NAMES, TOKEN_NAME
 from assets_registry.core.bucket_names import BUCKET_NAME
 from assets_registry.core.model import Asset
 from assets_registry.core.sources.model import MODES, POLICIES, SOURCE_URL
@@ -40,7 +41,7 @@ BUCKET_PATTERN = _whole(BUCKET_NAME.pattern)
 URL_PATTERN = _whole(SOURCE_URL.pattern)
 IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"*[0-9]+(\.[0-9a-f]{16})?"*)\s*$'
 DURATION_PATTERN = r"^\s*(?=[0-9.]*[1-9])[0-9]+(\.[0-9]+)?\s*[smhdw]?\s*$"
-TOKEN_NAME_PATTERN = _whole(r"(?!(anonymous|system)$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+TOKEN_NAME_PATTERN = _whole(f"(?!({'|'.join(sorted(RESERVED_NAMES))})$){TOKEN_NAME.pattern}")
 
 _ID = {"type": "string", "pattern": ID_PATTERN}
 _FILE_ID = {"type": "string", "pattern": FILE_ID_PATTERN}

@@ -83,10 +83,10 @@ class AssetResource:
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         changes = read_json(req, self.max_body_bytes)
-        if isinstance(changes, dict) and "files" in changes:  # files as answers show them: the stored ones
-            changes = self.file_urls.restore(asset_id, changes, self.registry.get(asset_id).document)
         expected = expected_revision(req, self.registry, asset_id)
-        send_asset(req, resp, self.registry.update(asset_id, changes, expected))
+        # Files as answers show them (their routes) are the stored ones, of the version written to.
+        restore = lambda given, current: self.file_urls.restore(asset_id, given, current)  # noqa: E731
+        send_asset(req, resp, self.registry.update(asset_id, changes, expected, restore))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         self.registry.delete(asset_id, expected_revision(req, self.registry, asset_id))

@@ -37,6 +37,13 @@ SameSite=Strict. Taken like an ``Authorization`` header on reads; on a write onl
 this same site (its ``Origin``), so another site cannot make a signed-in browser change anything."""
 
 
+def same_site(req: falcon.Request, public_url: str = "") -> bool:
+    """The request comes from a page of this registry: its ``Origin`` is this host (as the client
+    reached it, or as ``public_url`` names it behind a proxy)."""
+    origin = urlsplit(req.get_header("Origin") or "").netloc
+    return bool(origin) and origin in (req.netloc, urlsplit(public_url).netloc)
+
+
 def required_scope(req: falcon.Request, resource: Any) -> str | None:
     """The scope a request needs (None: open to everyone)."""
     if getattr(resource, "open_to_all", False):
@@ -55,8 +62,8 @@ def required_scope(req: falcon.Request, resource: Any) -> str | None:
 class Authentication:
     """Falcon middleware: the principal of every request, checked against the route's scope."""
 
-    def __init__(self, tokens: Tokens | None, registry: Registry, store: AssetStore) -> None:
-        self.tokens, self.registry, self.store = tokens, registry, store
+    def __init__(self, tokens: Tokens | None, registry: Registry, store: AssetStore, public_url: str = "") -> None:
+        self.tokens, self.registry, self.store, self.public_url = tokens, registry, store, public_url
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
@@ -92,20 +99,25 @@ class Authentication:
 
     def _principal(self, req: falcon.Request, resource: Any, params: dict[str, Any]) -> Principal:
         assert self.tokens is not None
-        header = req.get_header("Authorization") or self._session(req)
+        header = req.get_header("Authorization")
+        if header is None and (session := self._session(req)) is not None:
+            try:
+                return self.tokens.verify(session)
+            except access.Unauthenticated:
+                if not getattr(resource, "public_in_readable_buckets", False):
+                    raise  # (a stale session still downloads what anyone may)
         if header is None and getattr(resource, "public_in_readable_buckets", False) and req.method in _READS:
             bucket = self._readable_bucket(params.get("asset_id"))
             if bucket is not None:
                 return Principal("anonymous", "read", frozenset({bucket}))
         return self.tokens.verify(header)
 
-    @staticmethod
-    def _session(req: falcon.Request) -> str | None:
+    def _session(self, req: falcon.Request) -> str | None:
         """The UI's session cookie as an ``Authorization`` value, where it may stand for one."""
         token = req.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        if req.method not in _READS and urlsplit(req.get_header("Origin") or "").netloc != req.netloc:
+        if req.method not in _READS and not same_site(req, self.public_url):
             return None  # a write from another site (or an old browser that sends no Origin)
         return f"Bearer {token}"
 

@@ -51,7 +51,7 @@ class FileUrls:
             return entry
         return {**entry, "asset_file_url": base + file_path(asset_id, str(entry.get("asset_file_id", "")))}
 
-    def restore(self, asset_id: str, changes: Any, current: Document) -> Any:
+    def restore(self, asset_id: str, changes: dict[str, Any], current: Document) -> dict[str, Any]:
         """``changes`` with each file URL that names this asset's stored file by its route put back
         as the stored one (``present``'s inverse); anything else as sent."""
         if not isinstance(changes, dict) or not isinstance(changes.get("files"), list):

@@ -88,13 +88,19 @@ class RevisionsResource:
         if problem := id_problem(asset_id):
             raise InvalidInput(f"{asset_id!r} cannot be an asset id: it {problem}.")
         items, next_n = self.store.revisions(asset_id, self.limits.resolve(limit), history.number_after(after))
-        if access.limits() is not None:  # each revision is judged by its own bucket
-            items = [r for r in items if self._visible(asset_id, int(r["n"]))]
+        items = visible_revisions(self.registry, self.store, asset_id, items)
         _send_listing(req, resp, items, None if next_n is None else str(next_n))
 
-    def _visible(self, asset_id: str, n: int) -> bool:
-        document = self.store.revision(asset_id, n)["document"]
-        return access.sees(access.bucket_of_document(document, self.registry.blob_key))
+
+def visible_revisions(registry: Registry, store: HistoryStore, asset_id: str, items: list[Any]) -> list[Any]:
+    """The revisions the request's principal may see: each judged by its own bucket."""
+    if access.limits() is None:
+        return items
+    return [
+        r
+        for r in items
+        if access.sees(access.bucket_of_document(store.revision(asset_id, int(r["n"]))["document"], registry.blob_key))
+    ]
 
 
 class RevisionResource:

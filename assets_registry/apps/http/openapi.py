@@ -3,15 +3,17 @@
 ``RouteBook`` adds each route to the Falcon app and remembers it; the document's paths are
 those routes and their responders (``on_get`` → ``get``), each described by its entry in
 ``api_operations.OPERATIONS`` and its schemas from ``api_schemas`` (the asset's from the model
-the server decodes documents into). A responder without an entry, or an entry without a
-responder, stops the app from starting — the document cannot drift from what is served. So a
-read replica (``routes=read``) describes only what it serves. Swagger UI is shipped in the
+the server decodes documents into). A responder without an entry stops the app from starting
+— the document cannot drift from what is served; entries of routes this process does not serve
+are left out, so a read replica (``routes=read``) describes only what it serves. A ``HEAD``
+without an entry of its own is its ``GET``'s, without the bodies. Swagger UI is shipped in the
 package (``apps/static/vendor``); its page loads nothing from another host.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -80,9 +82,7 @@ def parameters(max_page: int, services: tuple[str, ...]) -> dict[str, dict[str, 
         "actor": _param("actor", "query", text, "changes by this token name only"),
         "since": _param("since", "query", moment, "from this time (epoch seconds or ISO 8601)"),
         "until": _param("until", "query", moment, "up to this time (epoch seconds or ISO 8601)"),
-        "bucket": _param(
-            "bucket", "query", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"}, "a bucket"
-        ),
+        "bucket": _param("bucket", "query", {"type": "string", "pattern": BUCKET_PATTERN}, "a bucket"),
         "services": _param("services", "query", {"type": "string", **listed}, "webhook services, comma-separated"),
         "force": _param("force", "query", {"type": "boolean"}, "also delete what the bucket holds"),
         "query": _param("query", "query", {"type": "string", "minLength": 1}, "the GraphQL query"),
@@ -246,13 +246,13 @@ DOCS_HTML = """<!doctype html>
 <head>
   <meta charset="utf-8">
   <title>Assets Registry API</title>
-  <link rel="stylesheet" href="static/vendor/swagger-ui.css">
+  <link rel="stylesheet" href="{root}/static/vendor/swagger-ui.css">
   <link rel="icon" href="data:,">
 </head>
 <body>
-  <div id="swagger-ui"></div>
-  <script src="static/vendor/swagger-ui-bundle.js"></script>
-  <script src="static/docs.js"></script>
+  <div id="swagger-ui" data-spec="{root}/openapi.json"></div>
+  <script src="{root}/static/vendor/swagger-ui-bundle.js"></script>
+  <script src="{root}/static/docs.js"></script>
 </body>
 </html>
 """
@@ -265,4 +265,4 @@ class DocsResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = DOCS_HTML
+        resp.text = DOCS_HTML.replace("{root}", html.escape(req.root_path, quote=True))

@@ -53,10 +53,15 @@ def send_problem(resp: falcon.Response, status: int, code: str, detail: str, **e
     resp.data = problem_body(status, code, detail, **extra)
 
 
+def status_of(exc: errors.RegistryError) -> int:
+    """The HTTP status of a domain error (500 for one the table does not name)."""
+    return next((s for kind, s in _STATUS if isinstance(exc, kind)), 500)
+
+
 def handle_registry_error(
     req: falcon.Request, resp: falcon.Response, exc: errors.RegistryError, params: dict[str, Any]
 ) -> None:
-    status = next((s for kind, s in _STATUS if isinstance(exc, kind)), 500)
+    status = status_of(exc)
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.InvalidInput) and exc.errors:
         extra["errors"] = [{"path": e.path, "message": e.message} for e in exc.errors]

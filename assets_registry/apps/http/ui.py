@@ -23,10 +23,14 @@ import jinja2
 from markupsafe import Markup
 
 from assets_registry.apps.container import Services
-from assets_registry.apps.http.auth import SESSION_COOKIE
+from assets_registry.apps.http import problems
+from assets_registry.apps.http.auth import SESSION_COOKIE, same_site
+from assets_registry.apps.http.file_urls import file_path
+from assets_registry.apps.http.history import visible_revisions
 from assets_registry.apps.http.openapi import package_version
+from assets_registry.apps.metrics import backend_failed
 from assets_registry.core import access
-from assets_registry.core.errors import InvalidInput, NotFound, RegistryError
+from assets_registry.core.errors import BackendUnavailable, InvalidInput, RegistryError
 from assets_registry.core.json_values import parse_json
 from assets_registry.core.pagination import decode_cursor, encode_cursor
 
@@ -70,8 +74,12 @@ class Pages:
         """Run ``show``; a domain error becomes the error page with its status and sentence."""
         try:
             show()
+        except BackendUnavailable as exc:
+            backend_failed(exc.backend)
+            resp.set_header("Retry-After", str(exc.retry_after))
+            self.render(req, resp, "error.html", 503, title=title, page=page, detail=exc.message, code=exc.code)
         except RegistryError as exc:
-            status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, InvalidInput) else 503
+            status = problems.status_of(exc)
             self.render(req, resp, "error.html", status, title=title, page=page, detail=exc.message, code=exc.code)
 
 
@@ -122,10 +130,7 @@ class AssetsPage(_Page):
                 self.pages.render(req, resp, "assets.html", 400, title="Assets", page="assets", form=form,
                                   assets=[], error=exc.message, next_page=None)  # fmt: skip
                 return
-            next_page = None
-            if page.next_after is not None:
-                kept = {k: v for k, v in form.items() if v}
-                next_page = f"{req.root_path}/ui?{urlencode({**kept, 'cursor': encode_cursor(page.next_after)})}"
+            next_page = _next(req, "", page.next_after, dict(form))
             self.pages.render(req, resp, "assets.html", title="Assets", page="assets", form=form,
                               assets=page.documents, error=None, next_page=next_page)  # fmt: skip
 
@@ -144,7 +149,8 @@ class AssetPage(_Page):
             files = [self._file(req, asset_id, entry) for entry in document.get("files") or []]
             revisions = None
             if services.registry.history is not None:
-                revisions, _next = services.registry.history.revisions(asset_id, 100, None)
+                kept, _after = services.registry.history.revisions(asset_id, 100, None)
+                revisions = visible_revisions(services.registry, services.registry.history, asset_id, kept)
             self.pages.render(req, resp, "asset.html", title=asset_id, page="assets", asset=document,
                               revision=stored.revision, files=files, revisions=revisions)  # fmt: skip
 
@@ -161,9 +167,7 @@ class AssetPage(_Page):
                 size = blobs.stat(key).size
             except RegistryError:
                 size = None
-        href = None
-        if key is not None:
-            href = f"{req.root_path}/assets/{quote(asset_id, safe='')}/files/{quote(file_id, safe='/')}"
+        href = None if key is None else req.root_path + file_path(asset_id, file_id)
         return {
             "id": file_id,
             "type": entry.get("asset_file_type", ""),
@@ -227,10 +231,12 @@ class SourcesPage(_Page):
 
 
 def _next(req: falcon.Request, page: str, after: str | None, params: dict[str, str | None]) -> str | None:
+    """The link to the next page of ``/ui/<page>`` (``""``: ``/ui``), its other parameters kept."""
     if after is None:
         return None
     kept = {k: v for k, v in params.items() if v}
-    return f"{req.root_path}/ui/{page}?{urlencode({**kept, 'cursor': encode_cursor(after)})}"
+    path = f"{req.root_path}/ui/{page}" if page else f"{req.root_path}/ui"
+    return f"{path}?{urlencode({**kept, 'cursor': encode_cursor(after)})}"
 
 
 class LoginPage:
@@ -246,6 +252,8 @@ class LoginPage:
         self.pages.render(req, resp, "login.html", title="Sign in", page="login", error=None, next=_local(req))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not same_site(req, self.pages.services.settings.public_url):
+            raise falcon.HTTPForbidden(description="Sign in from this registry's own sign-in page.")
         form = req.get_media() if req.content_length else {}
         token = str(form.get("token", "")).strip() if isinstance(form, dict) else ""
         target = _local(req, str(form.get("next", "")) if isinstance(form, dict) else "")
@@ -255,8 +263,9 @@ class LoginPage:
             self.pages.render(req, resp, "login.html", 401, title="Sign in", page="login", error=exc.message,
                               next=target)  # fmt: skip
             return
+        secure = req.forwarded_scheme == "https" or self.pages.services.settings.public_url.startswith("https:")
         resp.set_cookie(
-            SESSION_COOKIE, token, path="/", secure=req.scheme == "https", http_only=True, same_site="Strict"
+            SESSION_COOKIE, token, path=req.root_path or "/", secure=secure, http_only=True, same_site="Strict"
         )
         resp.status = falcon.HTTP_303
         resp.location = target
@@ -266,8 +275,13 @@ class LogoutPage:
     open_to_all = True
     in_api = False
 
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.unset_cookie(SESSION_COOKIE, path="/")
+        if not same_site(req, self.public_url):
+            raise falcon.HTTPForbidden(description="Sign out from this registry's own pages.")
+        resp.unset_cookie(SESSION_COOKIE, path=req.root_path or "/")
         resp.status = falcon.HTTP_303
         resp.location = f"{req.root_path}/ui/login"
 
@@ -287,5 +301,6 @@ def add_pages(add: Callable[[str, Any], None], services: Services) -> None:
     add("/ui/upload", UploadPage(pages))
     add("/ui/buckets", BucketsPage(pages))
     add("/ui/sources", SourcesPage(pages))
-    add("/ui/login", LoginPage(pages))
-    add("/ui/logout", LogoutPage())
+    if services.settings.auth == "tokens":
+        add("/ui/login", LoginPage(pages))
+        add("/ui/logout", LogoutPage(services.settings.public_url))
