@@ -10,8 +10,7 @@ from falcon import testing
 
 from assets_registry.apps.container import Services
 from assets_registry.apps.http import create_app
-from assets_registry.testing import bundle_asset, bundle_zip
-from assets_registry.testing.http import upload_form
+from assets_registry.testing import bundle_asset, bundle_zip, upload_form
 
 HOST = "falconframework.org"  # the test client's Host
 
