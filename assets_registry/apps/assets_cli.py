@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from assets_registry.apps.output import report
+from assets_registry.apps.output import REFUSED, SERVER_FAILED, UNREACHABLE, USAGE, report
 from assets_registry.client import ApiError, RegistryClient
 from assets_registry.core.model import Asset, asset_to_document
 
-REFUSED, UNREACHABLE, FAILED = 1, 3, 4
+FAILED = SERVER_FAILED
 LOOKUPS = ("type", "sub-type", "tag", "api-route")
 
 
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, url: str) -> int:
         return UNREACHABLE
     except (ValueError, OSError) as error:  # a JSON argument that is not JSON, a file that cannot be read
         print(f"assets-registry: {error}", file=sys.stderr)
-        return 2
+        return USAGE
 
 
 def _run(client: RegistryClient, args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from typing import IO, Any
 import httpx
 from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
-from assets_registry.apps.output import report
+from assets_registry.apps.output import REFUSED, SERVER_FAILED, UNREACHABLE, USAGE, report
 from assets_registry.client import ApiError, RegistryClient
 from assets_registry.client.transfer import Progress, TransferError
 
@@ -168,28 +168,29 @@ def run_client(url: str, action: Callable[[httpx.Client], int], token: str | Non
 
 
 def run_registry_client(url: str, action: Callable[[RegistryClient], int], token: str | None = None) -> int:
-    """Run ``action`` with a ``RegistryClient`` for ``url``, every expected failure one line on stderr."""
+    """Run ``action`` with a ``RegistryClient`` for ``url``, every expected failure one line on stderr
+    and its exit status (``apps.output``: 1 refused, 2 usage, 3 unreachable, 4 server failure)."""
     try:
         with RegistryClient(url, token=token, timeout=HTTP_TIMEOUT_SECONDS, retries=0) as client:
             return action(client)
     except CommandError as exc:
-        message = str(exc)
+        message, status = str(exc), REFUSED
     except ApiError as exc:
-        message = exc.detail
+        message, status = exc.detail, SERVER_FAILED if exc.status >= 500 else REFUSED
     except TransferError as exc:
-        message = str(exc)
+        message, status = str(exc), UNREACHABLE if str(exc).startswith("the download was cut off") else REFUSED
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        message = f"cannot connect to {url} ({_reason(exc)})"
+        message, status = f"cannot connect to {url} ({_reason(exc)})", UNREACHABLE
     except httpx.TimeoutException as exc:
-        message = f"{url} did not answer in time ({_reason(exc)})"
+        message, status = f"{url} did not answer in time ({_reason(exc)})", UNREACHABLE
     except httpx.HTTPError as exc:
-        message = f"the connection to {url} failed ({_reason(exc)})"
+        message, status = f"the connection to {url} failed ({_reason(exc)})", UNREACHABLE
     except httpx.InvalidURL as exc:
-        message = f"invalid server URL {url!r} ({exc})"
+        message, status = f"invalid server URL {url!r} ({exc})", USAGE
     except KeyboardInterrupt:
-        message = "interrupted"
+        message, status = "interrupted", REFUSED
     print(f"assets-registry: {message}", file=sys.stderr)
-    return 1
+    return status
 
 
 def check_answer(response: httpx.Response) -> None:

@@ -175,7 +175,7 @@ def test_a_closed_port_is_one_line_naming_the_url(tmp_path: Path, capsys: pytest
     bundle = tmp_path / "b.zip"
     make_bundle(bundle, "cli-3")
     for argv in (["upload", str(bundle), "--wait"], ["download", "cli-3", "-o", str(tmp_path / "out.zip")]):
-        assert main([*argv, "--url", url, "--quiet"]) == 1
+        assert main([*argv, "--url", url, "--quiet"]) == 3  # unreachable
         captured = capsys.readouterr()
         assert captured.out == ""
         assert captured.err.startswith(f"assets-registry: cannot connect to {url}")
@@ -241,7 +241,7 @@ def test_a_cut_off_download_leaves_no_file(tmp_path: Path, capsys: pytest.Captur
         try:
             url = f"http://127.0.0.1:{short.server_address[1]}"
             out = tmp_path / "partial.zip"
-            assert main(["download", "x", "-o", str(out), "--url", url, "--quiet"]) == 1
+            assert main(["download", "x", "-o", str(out), "--url", url, "--quiet"]) == 3  # the connection broke
         finally:
             short.shutdown()
     err = capsys.readouterr().err
