@@ -106,6 +106,7 @@ def test_two_processes_claiming_thirty_jobs_take_each_exactly_once(trackers: Mak
 
     def work(jobs: RedisJobTracker, name: str) -> None:
         while (job := jobs.claim(name, 60)) is not None:
+            time.sleep(0.01)  # a job takes a moment: on a busy machine one process's threads would drain all 30
             assert jobs.finish(job.upload_id, name, SUCCESS)
             with lock:
                 taken.append((job.upload_id, name))
