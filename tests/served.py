@@ -106,3 +106,26 @@ def served_registry(
                 pytest.fail("assets-registry serve did not answer within 30 s")
             time.sleep(0.1)
         yield urls
+
+
+def cli_token(data_dir: Path, name: str, scope: str, settings: dict[str, str] | None = None) -> str:
+    """A token made as an operator makes one (``assets-registry tokens create``); its secret."""
+    made = subprocess.run(
+        [
+            SERVER_PYTHON,
+            "-m",
+            "assets_registry",
+            "tokens",
+            "create",
+            name,
+            "--scope",
+            scope,
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=registry_env(settings),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]

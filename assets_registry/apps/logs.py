@@ -17,6 +17,7 @@ from typing import Any
 
 import falcon
 
+from assets_registry.apps.metrics import bytes_out, elapsed
 from assets_registry.core import access
 
 ACCESS = logging.getLogger("assets_registry.access")
@@ -60,14 +61,12 @@ def gunicorn_logging(log_format: str) -> dict[str, Any]:
 
 
 class RequestLog:
-    """Falcon middleware (JSON format only): one access line per request, with its request id."""
-
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.logged_from = time.perf_counter()
+    """Falcon middleware (JSON format only): one access line per request, with its request id;
+    timed and measured as ``metrics.RequestMetrics`` (earlier in the chain) saw it."""
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool) -> None:
-        started = getattr(req.context, "logged_from", None)
-        if started is None:
+        seconds = elapsed(req)
+        if seconds is None:
             return
         principal = access.current()
         fields = {
@@ -75,9 +74,9 @@ class RequestLog:
             "route": req.uri_template or "unmatched",
             "path": req.path,
             "status": resp.status_code,
-            "seconds": round(time.perf_counter() - started, 6),
+            "seconds": round(seconds, 6),
             "bytes_in": req.content_length or 0,
-            "bytes_out": resp.content_length if resp.content_length is not None else len(resp.data or b""),
+            "bytes_out": bytes_out(resp),
             "request_id": resp.get_header("X-Request-ID"),
             "client": req.remote_addr,
             "actor": principal.name if principal is not None else None,

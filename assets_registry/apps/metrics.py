@@ -90,21 +90,31 @@ class RequestMetrics:
         req.context.started = time.perf_counter()
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool) -> None:
-        started = getattr(req.context, "started", None)
-        if started is None:
+        seconds = elapsed(req)
+        if seconds is None:
             return
         route = req.uri_template or ("unmatched" if resource is None else "sink")
         metrics = _metrics()
         status = str(resp.status_code)
         metrics["requests"].labels(method=req.method, route=route, status=status).inc()
-        metrics["seconds"].labels(method=req.method, route=route).observe(time.perf_counter() - started)
+        metrics["seconds"].labels(method=req.method, route=route).observe(seconds)
         if req.content_length:
             metrics["bytes_in"].labels(route=route).inc(req.content_length)
-        sent = resp.content_length
-        if sent is None and resp.data is not None:
-            sent = len(resp.data)
-        if sent:
-            metrics["bytes_out"].labels(route=route).inc(int(sent))
+        if sent := bytes_out(resp):
+            metrics["bytes_out"].labels(route=route).inc(sent)
+
+
+def elapsed(req: falcon.Request) -> float | None:
+    """Seconds since ``RequestMetrics`` saw the request come in (None if it did not)."""
+    started = getattr(req.context, "started", None)
+    return None if started is None else time.perf_counter() - started
+
+
+def bytes_out(resp: falcon.Response) -> int:
+    """The answer body's length, as far as it is known (a stream of unknown length: 0)."""
+    if resp.content_length is not None:
+        return int(resp.content_length)
+    return len(resp.data) if resp.data is not None else 0
 
 
 class MetricsResource:

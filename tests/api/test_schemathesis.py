@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served import registry_env, served_registry
+from tests.served import cli_token, served_registry
 
 pytestmark = pytest.mark.slow
 
@@ -48,24 +48,7 @@ def test_with_tokens_every_operation_refuses_a_missing_token_and_serves_an_admin
     """``ignored_auth`` sends each request without the token too, and expects 401."""
     data = tmp_path / "var"
     settings = {"ASSETS_AUTH": "tokens"}
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assets_registry",
-            "tokens",
-            "create",
-            "schemathesis",
-            "--scope",
-            "admin",
-            *("--data-dir", str(data)),
-        ],
-        env=registry_env(settings),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = created.stdout.strip().splitlines()[-1]
+    token = cli_token(data, "schemathesis", "admin", settings)
     with served_registry(data, settings=settings) as (url,):
         run = _schemathesis(
             f"{url}/openapi.json",

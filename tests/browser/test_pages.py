@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from assets_registry.testing import bundle_asset, bundle_zip
 from tests.browser.offline import offline_page
 from tests.seed import SEED_ASSET
-from tests.served import registry_env, served_registry
+from tests.served import cli_token, served_registry
 
 pytestmark = pytest.mark.real_servers
 
@@ -141,25 +139,7 @@ def test_search_runs_from_the_keyboard(browser: Any, server: str) -> None:
 
 def test_with_tokens_the_ui_signs_in_and_keeps_writes_to_its_own_pages(browser: Any, tmp_path: Path) -> None:
     data, settings = tmp_path / "var", {"ASSETS_AUTH": "tokens"}
-    made = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assets_registry",
-            "tokens",
-            "create",
-            "browser",
-            "--scope",
-            "write",
-            "--data-dir",
-            str(data),
-        ],
-        env=registry_env(settings),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = made.stdout.strip().splitlines()[-1]
+    token = cli_token(data, "browser", "write", settings)
     with served_registry(data, settings=settings) as (url,):
         offline = offline_page(browser, url)
         page = offline.page

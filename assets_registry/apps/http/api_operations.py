@@ -1,6 +1,7 @@
 """What each route's responders take and answer, for ``/openapi.json`` (``apps.http.openapi``).
 
-One ``Operation`` per route template and method the app serves, keyed as the app adds them;
+One ``Operation`` per route template and method the app serves, keyed as the app adds them (a
+``HEAD`` that is its ``GET`` without the body needs none: ``openapi.head_of`` derives it);
 ``openapi.build_document`` refuses to build a document where a served responder has no entry
 here, so the document cannot drift from the routes. Every operation also answers 400 and 503
 (and 401 and 403 under ``auth=tokens`` unless it is open) as problems (``openapi.COMMON``),
@@ -84,10 +85,6 @@ def _lookup(what: str) -> Operation:
     return Operation(f"Assets by {what} (paged)", "queries", {200: page_of("The matching assets", "Asset")}, _PAGE)
 
 
-def _lookup_head(what: str) -> Operation:
-    return Operation(f"Headers of the assets by {what}", "queries", {200: bare("As GET, no body")}, _PAGE)
-
-
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/healthz", "GET"): Operation("Liveness", "operations", {200: json_answer("Alive", ref("Health"))}, open=True),
     ("/readyz", "GET"): Operation(
@@ -113,31 +110,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         problems=(404,),
         open=True,
     ),
-    ("/static/{path}", "HEAD"): Operation(
-        "Headers of a static file",
-        "pages",
-        {200: bare("As GET", "ETag"), 304: _NOT_MODIFIED},
-        problems=(404,),
-        open=True,
-    ),
     ("/query/by-id/{asset_id}", "GET"): Operation(
         "One asset", "queries", {200: _ASSET, 304: _NOT_MODIFIED}, headers=("If-None-Match",), problems=(404,)
     ),
-    ("/query/by-id/{asset_id}", "HEAD"): Operation(
-        "Headers of one asset",
-        "queries",
-        {200: bare("As GET, no body", "ETag"), 304: _NOT_MODIFIED},
-        headers=("If-None-Match",),
-        problems=(404,),
-    ),
     ("/query/by-type/{value}", "GET"): _lookup("profiles[].asset_type"),
-    ("/query/by-type/{value}", "HEAD"): _lookup_head("type"),
     ("/query/by-sub-type/{value}", "GET"): _lookup("profiles[].asset_sub_type"),
-    ("/query/by-sub-type/{value}", "HEAD"): _lookup_head("sub-type"),
     ("/query/by-tag/{value}", "GET"): _lookup("profiles[].asset_tags"),
-    ("/query/by-tag/{value}", "HEAD"): _lookup_head("tag"),
     ("/query/by-api-route/{value}", "GET"): _lookup("apis[].asset_api_route"),
-    ("/query/by-api-route/{value}", "HEAD"): _lookup_head("API route"),
     ("/query/search", "POST"): Operation(
         "Search with a filter (MongoDB's query language)",
         "queries",
@@ -190,18 +169,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             206: binary("The range asked for", "application/octet-stream", *_FILE_HEADERS),
             304: _NOT_MODIFIED,
             416: bare("The range is outside the file", "Content-Range"),
-        },
-        headers=("Range", "If-None-Match", "If-Range"),
-        problems=(404,),
-    ),
-    ("/assets/{asset_id}/files/{file_id}", "HEAD"): Operation(
-        "Headers of one file",
-        "files",
-        {
-            200: bare("As GET", *_FILE_HEADERS[:3]),
-            206: bare("As GET", *_FILE_HEADERS),
-            304: _NOT_MODIFIED,
-            416: bare(""),
         },
         headers=("Range", "If-None-Match", "If-Range"),
         problems=(404,),

@@ -76,8 +76,6 @@ class AssetFileResource:
         resp.content_length = end - start + 1
         resp.stream = self.blobs.read(key, start, end - start + 1) if req.method != "HEAD" else None
 
-    on_head = on_get
-
 
 def byte_range(req: falcon.Request, size: int, tag: str | None) -> tuple[int, int] | None:
     """The one byte range asked for, as ``(first, last)``; None for the whole file."""

@@ -178,7 +178,7 @@ def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[s
     served = {(_plain(template), method) for template, method, _ in book.served()}
     operations = {**{(t, "HEAD"): head_of(op) for (t, m), op in OPERATIONS.items() if m == "GET"}, **OPERATIONS}
     described = set(operations)
-    missing, extra = sorted(served - described), sorted(described - served)
+    missing = sorted(served - described)  # described but not served here (a replica's): left out
     if missing:
         raise ValueError(f"routes served without an OpenAPI description: {missing}")
     params = parameters(max_page, services)
@@ -187,7 +187,6 @@ def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[s
         paths.setdefault(template, {})[method.lower()] = _operation(
             template, method, operations[(template, method)], params, auth
         )
-    del extra  # described but not served here (a replica's, or history off): left out
     problem = {"application/problem+json": {"schema": ref("Problem")}}
     components: dict[str, Any] = {
         "schemas": model_schemas() | answer_schemas(services),

@@ -29,8 +29,6 @@ class AssetByIdResource:
             return
         send_asset(req, resp, stored)
 
-    on_head = on_get  # Falcon sends no body for HEAD, and keeps its headers and length
-
 
 class LookupResource:
     """``GET /query/by-{type,sub-type,tag,api-route}/{value}``."""
@@ -42,8 +40,6 @@ class LookupResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response, value: str) -> None:
         limit, after = page_params(req)
         send_page(req, resp, _presented(req, self.registry.lookup(self.lookup, value, limit, after)))
-
-    on_head = on_get
 
 
 class SearchResource:

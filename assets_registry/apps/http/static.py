@@ -57,5 +57,3 @@ class StaticResource:
             resp.status = 304
             return
         resp.data = entry.read_bytes()
-
-    on_head = on_get  # Falcon sends no body for HEAD, and keeps its length

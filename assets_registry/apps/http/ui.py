@@ -252,8 +252,7 @@ class LoginPage:
         self.pages.render(req, resp, "login.html", title="Sign in", page="login", error=None, next=_local(req))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not same_site(req, self.pages.services.settings.public_url):
-            raise falcon.HTTPForbidden(description="Sign in from this registry's own sign-in page.")
+        _only_from_this_site(req, self.pages.services.settings.public_url, "Sign in")
         form = req.get_media() if req.content_length else {}
         token = str(form.get("token", "")).strip() if isinstance(form, dict) else ""
         target = _local(req, str(form.get("next", "")) if isinstance(form, dict) else "")
@@ -267,8 +266,7 @@ class LoginPage:
         resp.set_cookie(
             SESSION_COOKIE, token, path=req.root_path or "/", secure=secure, http_only=True, same_site="Strict"
         )
-        resp.status = falcon.HTTP_303
-        resp.location = target
+        _see(resp, target)
 
 
 class LogoutPage:
@@ -279,11 +277,19 @@ class LogoutPage:
         self.public_url = public_url
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not same_site(req, self.public_url):
-            raise falcon.HTTPForbidden(description="Sign out from this registry's own pages.")
+        _only_from_this_site(req, self.public_url, "Sign out")
         resp.unset_cookie(SESSION_COOKIE, path=req.root_path or "/")
-        resp.status = falcon.HTTP_303
-        resp.location = f"{req.root_path}/ui/login"
+        _see(resp, f"{req.root_path}/ui/login")
+
+
+def _only_from_this_site(req: falcon.Request, public_url: str, action: str) -> None:
+    """Refuse a sign-in or sign-out posted by another site's page (login CSRF)."""
+    if not same_site(req, public_url):
+        raise falcon.HTTPForbidden(description=f"{action} from this registry's own pages.")
+
+
+def _see(resp: falcon.Response, location: str) -> None:
+    resp.status, resp.location = falcon.HTTP_303, location
 
 
 def _local(req: falcon.Request, given: str | None = None) -> str:
