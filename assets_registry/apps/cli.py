@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="server processes (default 2)")
     serve.add_argument("--threads", type=int, help="threads per process (default 8)")
     serve.add_argument("--log-format", choices=["text", "json"], help="json: one object per line (default text)")
+    serve.add_argument("--http-server", choices=["granian", "gunicorn"], help="the HTTP server (default granian)")
     serve.add_argument(
         "--allow-anonymous", action="store_true", help="with auth=off, bind non-loopback addresses anyway"
     )
@@ -132,7 +133,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "blobs_url": args.blobs_url,
         "jobs_url": args.jobs_url,
     }
-    for name in ("bind", "routes", "workers", "threads", "log_format"):
+    for name in ("bind", "routes", "workers", "threads", "log_format", "http_server"):
         flags[name] = getattr(args, name, None)
     if getattr(args, "allow_anonymous", False):
         flags["allow_anonymous"] = True

@@ -1,17 +1,22 @@
 """Logs: text for people (the default), or one JSON object per line (``--log-format json``).
 
-In JSON the server writes one line per request itself (``assets_registry.access``: method,
-route template, path, status, seconds, bytes, request id, client, actor) in place of
-gunicorn's access log, and every other record (the app's, gunicorn's) as JSON with its time,
-level, logger and message. Whatever the format, an upload job's end is one line with its
-reason and duration (``assets_registry.jobs``). Tokens and passwords are never in a record:
-headers are not logged and backend URLs are logged through ``BackendURL`` (``***``).
+The app writes one line per request itself (``assets_registry.access``, setting ``access_log``:
+method, route template, path, status, seconds, bytes, request id, client, actor), whichever
+HTTP server runs it, through a queue to a thread of its own. In JSON every other record (the
+app's, the server's) is JSON too, with its time, level, logger and message. Whatever the
+format, an upload job's end is one line with its reason and duration
+(``assets_registry.jobs``). Tokens and passwords are never in a record: headers are not
+logged and backend URLs are logged through ``BackendURL`` (``***``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing.util
+import queue
+import sys
+import threading
 import time
 from typing import Any
 
@@ -30,20 +35,22 @@ class JsonFormatter(logging.Formatter):
     """A record as one JSON object: time (UTC, ISO 8601), level, logger, message, and its fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line |= {name: getattr(record, name) for name in _FIELDS if hasattr(record, name)}
+        fields = {name: getattr(record, name) for name in _FIELDS if hasattr(record, name)}
         if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+            fields["error"] = self.formatException(record.exc_info)
+        return json_line(record.created, record.levelname.lower(), record.name, record.getMessage(), fields)
 
 
-def gunicorn_logging(log_format: str) -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict`` for the format (its loggers and the app's, to stderr)."""
+def json_line(created: float, level: str, logger: str, message: str, fields: dict[str, Any]) -> str:
+    """One log line as JSON: time (UTC, ISO 8601), level, logger, message, and its fields."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+    line: dict[str, Any] = {"time": stamp, "level": level, "logger": logger, "message": message}
+    return json.dumps(line | fields, ensure_ascii=False, default=str)
+
+
+def server_logging(log_format: str) -> dict[str, Any]:
+    """The HTTP server's logging configuration for the format: its loggers (granian's or
+    gunicorn's) and the app's, to stderr."""
     text = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     formatter: dict[str, Any] = {"()": JsonFormatter} if log_format == "json" else text
     handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
@@ -56,13 +63,74 @@ def gunicorn_logging(log_format: str) -> dict[str, Any]:
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["main"], "propagate": False},
             "gunicorn.access": {"level": "INFO", "handlers": ["main"], "propagate": False},
+            "_granian": {"level": "INFO", "handlers": ["main"], "propagate": False},
+            "granian.access": {"level": "INFO", "handlers": ["main"], "propagate": False},
         },
     }
 
 
+_MESSAGE = "%s %s %s %.6f s %d B"  # method, path, status, seconds, bytes out
+_Lines = queue.SimpleQueue[tuple[float, dict[str, Any]] | None]
+
+
+class _Background:
+    lines: _Lines | None = None  # set once the thread writing them runs
+
+
+_BATCH = 512
+
+
+def write_access_lines_in_background(log_format: str) -> None:
+    """Access lines are made and written by a thread of their own, several at a time, straight
+    to stderr in the format's shape (not through ``logging``, whose records cost as much as a
+    request): a request only queues its fields, and never waits on stderr (a slow terminal or
+    log pipe). The server's processes call this after their fork; without it, lines go through
+    ``logging`` as requests end."""
+    lines: _Lines = queue.SimpleQueue()
+    writer = threading.Thread(target=_write_lines, args=(lines, log_format), name="access-log", daemon=True)
+    writer.start()
+    _Background.lines = lines
+    multiprocessing.util.Finalize(None, _stop_writing, args=(lines, writer), exitpriority=20)
+
+
+def _write_lines(lines: _Lines, log_format: str) -> None:
+    shape = _json_access_line if log_format == "json" else _text_access_line
+    while (line := lines.get()) is not None:
+        batch = [shape(*line)]
+        while len(batch) < _BATCH and not lines.empty():
+            if (line := lines.get()) is None:
+                lines.put(None)  # stop after this batch
+                break
+            batch.append(shape(*line))
+        try:
+            sys.stderr.write("".join(batch))
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr gone: the lines are lost, the requests are not
+            pass
+
+
+def _text_access_line(created: float, fields: dict[str, Any]) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+    return f"{stamp},{int(created % 1 * 1000):03d} INFO {ACCESS.name}: {_MESSAGE % _arguments(fields)}\n"
+
+
+def _json_access_line(created: float, fields: dict[str, Any]) -> str:
+    return json_line(created, "info", ACCESS.name, _MESSAGE % _arguments(fields), fields) + "\n"
+
+
+def _stop_writing(lines: _Lines, writer: threading.Thread) -> None:
+    """At the process's end: the lines still queued are written."""
+    lines.put(None)
+    writer.join(timeout=5)
+
+
+def _arguments(fields: dict[str, Any]) -> tuple[Any, ...]:
+    return fields["method"], fields["path"], fields["status"], fields["seconds"], fields["bytes_out"]
+
+
 class RequestLog:
-    """Falcon middleware (JSON format only): one access line per request, with its request id;
-    timed and measured as ``metrics.RequestMetrics`` (earlier in the chain) saw it."""
+    """Falcon middleware (setting ``access_log``): one access line per request, with its request
+    id; timed and measured as ``metrics.RequestMetrics`` (earlier in the chain) saw it."""
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool) -> None:
         seconds = elapsed(req)
@@ -81,7 +149,10 @@ class RequestLog:
             "client": req.remote_addr,
             "actor": principal.name if principal is not None else None,
         }
-        ACCESS.info("%s %s %s", req.method, req.path, resp.status_code, extra=fields)
+        if _Background.lines is not None:
+            _Background.lines.put((time.time(), fields))
+        else:
+            ACCESS.info(_MESSAGE, *_arguments(fields), extra=fields)
 
 
 def job_ended(upload_id: str, reason: str, asset_id: str | None, seconds: float) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from functools import cache
 from typing import Any
@@ -55,9 +56,21 @@ def forget_process_files() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@cache
+_MAKING = threading.Lock()
+
+
 def _metrics() -> dict[str, Any]:
-    """The metric objects, made on first use (after a worker's fork, in its own files)."""
+    """The metric objects, made once, on first use (after a worker's fork, in its own files).
+
+    Made under a lock: a request thread and a job thread using them first at the same moment
+    would otherwise both register them, and one would fail (``DuplicateTimeseries``; seen as a
+    job end that was never counted)."""
+    with _MAKING:
+        return _made_metrics()
+
+
+@cache
+def _made_metrics() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
     return {
@@ -94,14 +107,26 @@ class RequestMetrics:
         if seconds is None:
             return
         route = req.uri_template or ("unmatched" if resource is None else "sink")
-        metrics = _metrics()
-        status = str(resp.status_code)
-        metrics["requests"].labels(method=req.method, route=route, status=status).inc()
-        metrics["seconds"].labels(method=req.method, route=route).observe(seconds)
+        requests, timed, bytes_in, sent_bytes = _route_series(req.method, route, resp.status_code)
+        requests.inc()
+        timed.observe(seconds)
         if req.content_length:
-            metrics["bytes_in"].labels(route=route).inc(req.content_length)
+            bytes_in.inc(req.content_length)
         if sent := bytes_out(resp):
-            metrics["bytes_out"].labels(route=route).inc(sent)
+            sent_bytes.inc(sent)
+
+
+@cache
+def _route_series(method: str, route: str, status: int) -> tuple[Any, Any, Any, Any]:
+    """The series one kind of answer counts in, looked up once (``labels()`` costs a few µs a
+    call); their number is bounded by routes x methods x statuses."""
+    metrics = _metrics()
+    return (
+        metrics["requests"].labels(method=method, route=route, status=str(status)),
+        metrics["seconds"].labels(method=method, route=route),
+        metrics["bytes_in"].labels(route=route),
+        metrics["bytes_out"].labels(route=route),
+    )
 
 
 def elapsed(req: falcon.Request) -> float | None:

@@ -1,4 +1,5 @@
-"""``assets-registry serve``: the WSGI app under gunicorn, several processes and threads.
+"""``assets-registry serve``: the WSGI app under granian (``apps.granian_server``, the default)
+or gunicorn's threaded workers (``http_server = "gunicorn"``), several processes and threads.
 
 The configuration is checked once in the master before any worker starts (plugins load,
 every backend is built and answers), so a mistake stops start-up with a sentence instead
@@ -13,9 +14,10 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from assets_registry.adapters.bucket_stores import BucketStores
+from assets_registry.apps import granian_server
 from assets_registry.apps.container import build_container
 from assets_registry.apps.http import create_app
-from assets_registry.apps.logs import gunicorn_logging
+from assets_registry.apps.logs import server_logging, write_access_lines_in_background
 from assets_registry.apps.metrics import forget_process_files, process_ended, use_process_files
 from assets_registry.apps.settings import Settings
 from assets_registry.apps.workers import BundleWorkers, SourceControllers, Sweeps
@@ -75,9 +77,9 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
             "workers": self.settings.workers,
             "threads": self.settings.threads,
             "worker_class": "gthread",
-            "accesslog": None if self.settings.log_format == "json" else "-",  # JSON: the app writes them
+            "accesslog": None,  # the app writes them (apps.logs.RequestLog)
             "errorlog": "-",
-            "logconfig_dict": gunicorn_logging(self.settings.log_format),
+            "logconfig_dict": server_logging(self.settings.log_format),
             "timeout": 120,
             "graceful_timeout": 30,
             "keepalive": 5,
@@ -89,17 +91,24 @@ class RegistryServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        """Build this worker process's services, start its job threads, and return the app."""
-        services = build_container(self.settings).services()
-        workers = BundleWorkers(services.bundles, self.settings.job_threads)
-        if self.settings.job_threads and self.settings.routes != "read":
-            workers.start()
-            Sweeps(services.janitor, self.settings.gc_interval_seconds).start()
-        if self.settings.source_threads and self.settings.routes != "read":
-            SourceControllers(
-                services.imports, self.settings.source_threads, bucket_check_seconds=self.settings.bucket_check_seconds
-            ).start()
-        return create_app(services, self.settings.routes, on_queued=workers.wake)
+        return load_app(self.settings, background=True)
+
+
+def load_app(settings: Settings, background: bool) -> Any:
+    """Build this server process's services, start its job threads (with ``background``), and
+    return the app; called in each process after its fork."""
+    if settings.access_log:
+        write_access_lines_in_background(settings.log_format)
+    services = build_container(settings).services()
+    workers = BundleWorkers(services.bundles, settings.job_threads)
+    if background and settings.job_threads and settings.routes != "read":
+        workers.start()
+        Sweeps(services.janitor, settings.gc_interval_seconds).start()
+    if background and settings.source_threads and settings.routes != "read":
+        SourceControllers(
+            services.imports, settings.source_threads, bucket_check_seconds=settings.bucket_check_seconds
+        ).start()
+    return create_app(services, settings.routes, on_queued=workers.wake)
 
 
 def check_exposure(settings: Settings) -> None:
@@ -131,6 +140,9 @@ def serve(settings: Settings) -> None:
     check_setup(settings)
     use_process_files()  # before any process imports prometheus-client: /metrics sums them all
     try:
-        RegistryServer(settings).run()
+        if settings.http_server == "gunicorn":
+            RegistryServer(settings).run()
+        else:
+            granian_server.run(settings, lambda background: load_app(settings, background))
     finally:
         forget_process_files()

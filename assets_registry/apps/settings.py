@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text for people; json: one object per line, with an access line per request"
     )
+    access_log: bool = Field(True, description="one line per request (method, path, status, seconds, bytes, ...)")
+    http_server: Literal["granian", "gunicorn"] = Field(
+        "granian", description="serve's HTTP server: granian (fast, the default) or gunicorn (threaded workers)"
+    )
     auth: Literal["off", "tokens"] = Field(
         "off", description="off: anyone who reaches the server may do anything; tokens: Bearer tokens with scopes"
     )

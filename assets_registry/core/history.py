@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -90,10 +92,29 @@ class RequestInfo:
 _request: ContextVar[RequestInfo | None] = ContextVar("assets_registry_request", default=None)
 
 
+class _RequestIds:
+    """Unique request ids without a system call each: a random prefix per process (drawn again
+    after a fork) and a counter, 32 hex digits as a UUID's."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = uuid.uuid4().hex[:16]
+        self.counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+new_request_id = _RequestIds()
+
+
 @contextlib.contextmanager
 def serving(request_id: str | None, client: str | None) -> Iterator[str]:
     """Run a request's work under its id (the client's ``X-Request-ID``, or a new one)."""
-    info = RequestInfo(request_id or uuid.uuid4().hex, client)
+    info = RequestInfo(request_id or new_request_id(), client)
     token = _request.set(info)
     try:
         yield info.request_id

@@ -44,7 +44,7 @@ def test_signing_in_sets_a_strict_cookie_only_from_this_site(embedded_services: 
     shown = client.simulate_get("/ui/buckets", cookies={"assets_registry_token": token})
     assert shown.status_code == 200 and "ui-reader" in shown.text
     behind_tls = _login(client, form, Origin=f"http://{HOST}", **{"X-Forwarded-Proto": "https"})
-    assert behind_tls.cookies["assets_registry_token"].secure  # gunicorn's forwarded_allow_ips decides the trust
+    assert behind_tls.cookies["assets_registry_token"].secure  # the server decides the trust (apps.granian_server)
     away = _login(client, {**form, "next": "//evil.example/x"}, Origin=f"http://{HOST}")
     assert away.headers["location"] == "/ui"
 

@@ -75,7 +75,7 @@ def create_app(
         LiteralIds(),
         Authentication(tokens, services.registry, services.asset_store, services.settings.public_url),
     ]
-    if services.settings.log_format == "json":
+    if services.settings.access_log:
         middleware.append(RequestLog())  # after Authentication: it still knows the actor
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True

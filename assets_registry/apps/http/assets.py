@@ -54,9 +54,12 @@ def expected_revision(req: falcon.Request, registry: Registry, asset_id: str) ->
     return int(revision)
 
 
-def send_asset(req: falcon.Request, resp: falcon.Response, stored: StoredAsset, status: int = 200) -> None:
-    """The stored document with its ETag; its files at their routes (``file_urls``)."""
-    resp.set_header("ETag", etag(stored))
+def send_asset(
+    req: falcon.Request, resp: falcon.Response, stored: StoredAsset, status: int = 200, tag: str | None = None
+) -> None:
+    """The stored document with its ETag (``tag``, if the caller computed it); its files at their
+    routes (``file_urls``)."""
+    resp.set_header("ETag", tag or etag(stored))
     send_json(resp, req.context.present(stored.document), status)
 
 

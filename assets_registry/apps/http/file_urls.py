@@ -5,10 +5,11 @@ answers show a stored file at the route that streams it (``apps.http.files``) in
 file stored elsewhere (an ``https://`` URL a client gave) as it is. ``<base>`` is the setting
 ``public_url`` (``ASSETS_PUBLIC_URL``, e.g. ``https://registry.example.org/api``) when set —
 what to use behind a proxy — else the request's own scheme, host and root path (a proxy that
-passes ``Host`` and ``X-Forwarded-Proto`` gets its own names; gunicorn trusts the latter from
-``forwarded_allow_ips``). A document sent back with such a URL (``PUT`` after ``GET``) names the
-same stored file: it is kept as stored. ETags are of the stored document, so they do not
-change with the base. Searches match the stored URLs (docs/search.md).
+passes ``Host`` and ``X-Forwarded-Proto`` gets its own names; the latter is trusted from a
+proxy on the same host, ``apps.granian_server.trust_forwarded_proto``). A document sent
+back with such a URL (``PUT`` after ``GET``) names the same stored file: it is kept as
+stored. ETags are of the stored document, so they do not change with the base. Searches
+match the stored URLs (docs/search.md).
 """
 
 from __future__ import annotations

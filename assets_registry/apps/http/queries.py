@@ -23,11 +23,12 @@ class AssetByIdResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, asset_id: str) -> None:
         stored = self.registry.get(asset_id)
-        if req.get_header("If-None-Match") in (etag(stored), f"W/{etag(stored)}"):
+        tag = etag(stored)
+        if req.get_header("If-None-Match") in (tag, f"W/{tag}"):
             resp.status = falcon.HTTP_304
-            resp.set_header("ETag", etag(stored))
+            resp.set_header("ETag", tag)
             return
-        send_asset(req, resp, stored)
+        send_asset(req, resp, stored, tag=tag)
 
 
 class LookupResource:
