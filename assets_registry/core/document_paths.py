@@ -96,6 +96,29 @@ def string_terms(document: Any, parts: tuple[str, ...]) -> set[str]:
     return terms
 
 
+def scalar_terms(document: Any) -> set[tuple[str, str, Any]]:
+    """``(field path, bracket, value)`` of every string, number and boolean in ``document``
+    (for an index covering every path): each field name joins the path, arrays at any depth
+    are entered. A superset of what equality, ``$in`` and ranges on a path of field names can
+    match (which enters one array level per segment), so an index of these terms narrows a
+    search and the evaluator decides; nulls are left out (``{field: null}`` also matches
+    where the field is absent, which no term says)."""
+    terms: set[tuple[str, str, Any]] = set()
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, path)
+        elif value is not None and path:
+            terms.add((path, bracket(value) or "", value))
+
+    walk(document, "")
+    return terms
+
+
 def equal(a: Any, b: Any) -> bool:
     """MongoDB equality of two JSON values (``True`` is not ``1``; ``1`` is ``1.0``)."""
     if isinstance(a, bool) or isinstance(b, bool):

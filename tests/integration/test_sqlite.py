@@ -130,7 +130,7 @@ def _vm_steps(store: SqliteMetadataStore, call: object) -> int:
     return steps
 
 
-def test_lookups_cost_the_same_however_many_assets_there_are(tmp_path: Path) -> None:
+def test_lookups_and_indexed_searches_cost_the_same_however_many_assets_there_are(tmp_path: Path) -> None:
     store = SqliteMetadataStore(tmp_path / "registry.db")
     for n in range(10):
         store.insert(asset_document(f"rare-{n}", asset_type="rare", sub_type="rare", tags=["rare"], routes=["rare"]))
@@ -141,9 +141,13 @@ def test_lookups_cost_the_same_however_many_assets_there_are(tmp_path: Path) -> 
         assert len(store.find_by_tag("rare", 100).documents) == 10
         assert len(store.find_by_api_route("/rare", 100).documents) == 10
         assert len(store.find(compile_filter({"profiles.asset_type": "rare"}), 100).documents) == 10
-
-    def scan() -> None:
+        # any scalar path is indexed: equality, ranges and $in on it cost what their answers do
         assert store.find(compile_filter({"asset_version": "nowhere"}), 100).documents == []
+        assert store.find(compile_filter({"asset_version": {"$gt": "v9"}}), 100).documents == []
+        assert len(store.find(compile_filter({"apis.asset_api_route": {"$in": ["rare", "x"]}}), 100).documents) == 10
+
+    def scan() -> None:  # a negation: no index can answer it, every asset is evaluated
+        assert store.find(compile_filter({"asset_version": {"$ne": "v1"}}), 100).documents == []
 
     small_lookups, small_scan = _vm_steps(store, lookups), _vm_steps(store, scan)
     for n in range(6000):

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,10 +34,17 @@ _INHERITED: list[sqlite3.Connection] = []
 class Connections:
     """Per-thread connections to one SQLite database file."""
 
-    def __init__(self, path: Path, backend: str, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        backend: str,
+        busy_timeout: float = 30.0,
+        on_open: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self.backend = backend
         self.busy_timeout = busy_timeout
+        self.on_open = on_open  # what each new connection needs (SQL functions)
         self._local = threading.local()
         self._all: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
         self._lock = threading.Lock()
@@ -56,6 +63,8 @@ class Connections:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.on_open is not None:
+                self.on_open(conn)
         except sqlite3.Error as exc:
             raise self.unavailable(exc) from exc
         with self._lock:
@@ -107,6 +116,15 @@ class Connections:
                 conn.rollback()
         except sqlite3.OperationalError as exc:
             raise self.unavailable(exc) from exc
+
+    def read_one(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
+        """One row of one statement: a statement alone is atomic, so no transaction is opened
+        (by-id lookups are the hottest path; this saves two round trips into SQLite)."""
+        try:
+            row: tuple[object, ...] | None = self.get().execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise self.unavailable(exc) from exc
+        return row
 
     def unavailable(self, exc: BaseException) -> BackendUnavailable:
         return BackendUnavailable(self.backend, f"SQLite at {self.path}: {exc}")

@@ -1,15 +1,17 @@
 """The embedded metadata store: asset documents in one SQLite file.
 
-Documents are kept as JSON text, unique by ``asset_id``. The strings that the five lookups
-read (``core.lookups``) are copied into ``asset_terms`` on every write, computed by
-``core.document_paths.string_terms``, so a lookup is an index range scan that returns
-exactly what evaluating its filter would. A search evaluates the filter in Python (the same
-evaluator every store is measured against), over the candidates an index gives when the
-filter requires an indexed value, or over all assets in id order otherwise.
+Documents are kept as JSON text, unique by ``asset_id``. Every string, number and boolean of
+every document is also a row of ``asset_index`` (``path, kind, value, asset_id``, from
+``core.document_paths.scalar_terms``), written in the same transaction. The four lookups are
+index range scans that return exactly what evaluating their filter would (the model fixes the
+shape of their paths); a search runs as SQL over the index (``search_plan``) and every
+candidate is then evaluated by the filter itself, so its answers are exactly the evaluator's.
+A file made before the index (with the lookups' ``asset_terms``) is indexed when opened.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +19,19 @@ from typing import Any
 
 import msgspec
 
+from assets_registry.adapters.sqlite import search_plan
 from assets_registry.adapters.sqlite.connections import Connections
 from assets_registry.adapters.sqlite.history import create_schema, write_change
+from assets_registry.adapters.sqlite.search_plan import Condition, Term
 from assets_registry.core import history
-from assets_registry.core.document_paths import split_path, string_terms
+from assets_registry.core.document_paths import scalar_terms
 from assets_registry.core.errors import AssetExists, AssetNotFound, RevisionMismatch
 from assets_registry.core.filters import Filter
 from assets_registry.core.lookups import Lookup, lookup_values
 from assets_registry.core.ports import Document, Page, StoredAsset
 
-INDEXED_PATHS = tuple(lookup.path for lookup in Lookup)
 _SCAN_BATCH = 256
+_LOG = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS assets (
@@ -36,13 +40,14 @@ CREATE TABLE IF NOT EXISTS assets (
     revision INTEGER NOT NULL,
     document TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS asset_terms (
+CREATE TABLE IF NOT EXISTS asset_index (
     path TEXT NOT NULL,
-    value TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value NOT NULL,
     asset_id TEXT NOT NULL REFERENCES assets(asset_id) ON DELETE CASCADE,
-    PRIMARY KEY (path, value, asset_id)
+    PRIMARY KEY (path, kind, value, asset_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS asset_terms_of_asset ON asset_terms(asset_id);
+CREATE INDEX IF NOT EXISTS asset_index_of_asset ON asset_index(asset_id, path, kind, value);
 """
 
 
@@ -50,12 +55,22 @@ class SqliteMetadataStore:
     """``core.ports.MetadataStore`` on one SQLite file."""
 
     def __init__(self, path: Path, busy_timeout: float = 30.0) -> None:
-        self.db = Connections(path, "metadata store", busy_timeout)
+        self.db = Connections(path, "metadata store", busy_timeout, on_open=_add_functions)
         with self.db.write() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             create_schema(conn)  # the audit trail shares the file, and each write's transaction
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'asset_terms'").fetchone():
+                self._index_all(conn)
+
+    def _index_all(self, conn: sqlite3.Connection) -> None:
+        """A file from before ``asset_index``: every asset indexed, the lookups' old table gone."""
+        _LOG.info("indexing every asset of %s for search (once)", self.db.path)
+        conn.execute("DELETE FROM asset_index")
+        for asset_id, text in conn.execute("SELECT asset_id, document FROM assets").fetchall():
+            self._index(conn, asset_id, _decode(text))
+        conn.execute("DROP TABLE asset_terms")
 
     # -- writes -------------------------------------------------------------------------
 
@@ -73,6 +88,21 @@ class SqliteMetadataStore:
             raise AssetExists(asset_id) from None
         return StoredAsset(document, 1)
 
+    def insert_many(self, documents: list[Document]) -> None:
+        """Store new assets in one transaction (bulk loads: benches, imports); no history is
+        written, and one existing id refuses the whole batch (``AssetExists``)."""
+        with self.db.write() as conn:
+            for document in documents:
+                asset_id = document["asset_id"]
+                try:
+                    conn.execute(
+                        "INSERT INTO assets (asset_id, revision, document) VALUES (?, 1, ?)",
+                        (asset_id, _encode(document)),
+                    )
+                except sqlite3.IntegrityError:
+                    raise AssetExists(asset_id) from None
+                self._index(conn, asset_id, document)
+
     def update(self, asset_id: str, document: Document, expected_revision: int) -> StoredAsset:
         with self.db.write() as conn:
             changed = conn.execute(
@@ -81,7 +111,7 @@ class SqliteMetadataStore:
             ).rowcount
             if not changed:
                 self._raise_missing_or_moved(conn, asset_id)
-            conn.execute("DELETE FROM asset_terms WHERE asset_id = ?", (asset_id,))
+            conn.execute("DELETE FROM asset_index WHERE asset_id = ?", (asset_id,))
             self._index(conn, asset_id, document)
             _record(conn, expected_revision, expected_revision + 1)
         return StoredAsset(document, expected_revision + 1)
@@ -108,17 +138,18 @@ class SqliteMetadataStore:
 
     @staticmethod
     def _index(conn: sqlite3.Connection, asset_id: str, document: Document) -> None:
-        rows = [(path, term, asset_id) for path in INDEXED_PATHS for term in string_terms(document, split_path(path))]
-        conn.executemany("INSERT INTO asset_terms (path, value, asset_id) VALUES (?, ?, ?)", rows)
+        rows = [(path, kind, value, asset_id) for path, kind, value in scalar_terms(document)]
+        conn.executemany("INSERT INTO asset_index (path, kind, value, asset_id) VALUES (?, ?, ?, ?)", rows)
 
     # -- reads --------------------------------------------------------------------------
 
     def get(self, asset_id: str) -> StoredAsset:
-        with self.db.read() as conn:
-            row = conn.execute("SELECT revision, document FROM assets WHERE asset_id = ?", (asset_id,)).fetchone()
+        row = self.db.read_one("SELECT revision, document FROM assets WHERE asset_id = ?", (asset_id,))
         if row is None:
             raise AssetNotFound(asset_id)
-        return StoredAsset.from_json(row[1].encode(), row[0], asset_id)
+        revision, document = row
+        assert isinstance(revision, int) and isinstance(document, str)
+        return StoredAsset.from_json(document.encode(), revision, asset_id)
 
     def find_by_type(self, asset_type: str, limit: int, after: str | None = None) -> Page:
         return self._lookup(Lookup.TYPE, asset_type, limit, after)
@@ -141,27 +172,21 @@ class SqliteMetadataStore:
     def find(self, flt: Filter, limit: int, after: str | None = None) -> Page:
         found: list[Document] = []
         with self.db.read() as conn:
-            for document in self._candidates(conn, flt, after):
+            for document in self._candidates(conn, search_plan.plan(flt.document), after):
                 if flt.matches(document):
                     found.append(document)
                     if len(found) > limit:
                         break
         return _page(found, limit)
 
-    def _candidates(self, conn: sqlite3.Connection, flt: Filter, after: str | None) -> Iterator[Document]:
-        """Documents in id order that may match: narrowed by an index where the filter allows."""
-        source, params = "SELECT asset_id, document FROM assets WHERE asset_id > ?", []
-        for path, values in flt.required_terms:
-            if path == "asset_id":
-                marks = ",".join("?" * len(values))
-                source = f"SELECT asset_id, document FROM assets WHERE asset_id IN ({marks}) AND asset_id > ?"
-                params = sorted(values)
-                break
-            if path in INDEXED_PATHS:
-                source, params = _term_source(path, sorted(values))
+    def _candidates(
+        self, conn: sqlite3.Connection, condition: Condition | None, after: str | None
+    ) -> Iterator[Document]:
+        """Documents in id order that may match: those the index says hold what it can check."""
+        source, params = _candidate_source(conn, condition)
         last = after or ""
         while True:
-            rows = conn.execute(f"{source} ORDER BY asset_id LIMIT ?", (*params, last, _SCAN_BATCH)).fetchall()
+            rows = conn.execute(source, (*params, last, _SCAN_BATCH)).fetchall()
             for asset_id, document in rows:
                 yield _decode(document)
                 last = asset_id
@@ -178,24 +203,84 @@ class SqliteMetadataStore:
 
 
 def _term_source(path: str, values: list[str]) -> tuple[str, list[str]]:
-    """SQL selecting ``(asset_id, document)`` of assets holding one of ``values`` at ``path``.
-
-    Its last parameter, left for the caller, is the ``after`` id. With one value the
-    terms' primary key yields ids in order from ``after`` on, so a page costs its own size.
-    """
+    """SQL selecting ``(asset_id, document)`` of assets holding one of the strings ``values`` at
+    ``path``. Its last parameter, left for the caller, is the ``after`` id. With one value the
+    index's primary key yields ids in order from ``after`` on, so a page costs its own size."""
     if len(values) == 1:
         return (
-            "SELECT t.asset_id AS asset_id, a.document FROM asset_terms AS t "
+            "SELECT t.asset_id AS asset_id, a.document FROM asset_index AS t "
             "JOIN assets AS a ON a.asset_id = t.asset_id "
-            "WHERE t.path = ? AND t.value = ? AND t.asset_id > ?",
+            "WHERE t.path = ? AND t.kind = 'string' AND t.value = ? AND t.asset_id > ?",
             [path, values[0]],
         )
     marks = ",".join("?" * len(values))
     return (
         "SELECT asset_id, document FROM assets WHERE asset_id IN "
-        f"(SELECT asset_id FROM asset_terms WHERE path = ? AND value IN ({marks})) AND asset_id > ?",
+        f"(SELECT asset_id FROM asset_index WHERE path = ? AND kind = 'string' AND value IN ({marks})) "
+        "AND asset_id > ?",
         [path, *values],
     )
+
+
+def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> tuple[str, list[Any]]:
+    """SQL selecting ``(asset_id, document)`` in id order of the assets whose terms hold what
+    ``condition`` asks; its last two parameters, left for the caller: the ``after`` id, the batch.
+
+    It drives from the equality with the fewest rows (in id order from the index's key); else
+    from a range or regex's matches if they are few (collected, then sorted); else it walks
+    the assets in id order. The other conditions are ``EXISTS`` checks on each candidate.
+    """
+    if condition is None:
+        return "SELECT asset_id, document FROM assets WHERE asset_id > ? ORDER BY asset_id LIMIT ?", []
+    parts = search_plan.conjuncts(condition)
+    equalities = [part for part in parts if isinstance(part, Term) and part.op == "="]
+    if equalities:
+        driver = min(equalities, key=lambda term: _rows_up_to(conn, term, search_plan.SMALL))
+        rows, params = driver.rows("d")
+        checks, check_params = _checks([part for part in parts if part is not driver])
+        return (
+            "SELECT d.asset_id, a.document FROM asset_index AS d JOIN assets AS a ON a.asset_id = d.asset_id "
+            f"WHERE {rows}{checks} AND d.asset_id > ? ORDER BY d.asset_id LIMIT ?",
+            params + check_params,
+        )
+    others = [part for part in parts if isinstance(part, Term)]
+    few = [
+        term for term in others if term.op == "regex" or _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL
+    ]
+    if few:
+        driver = few[0]
+        rows, params = driver.rows("d")
+        checks, check_params = _checks([part for part in parts if part is not driver])
+        return (
+            f"SELECT a.asset_id, a.document FROM assets AS a WHERE a.asset_id IN "
+            f"(SELECT d.asset_id FROM asset_index AS d WHERE {rows}){checks} AND a.asset_id > ? "
+            "ORDER BY a.asset_id LIMIT ?",
+            params + check_params,
+        )
+    checks, check_params = _checks(parts)
+    return (
+        f"SELECT a.asset_id, a.document FROM assets AS a WHERE 1{checks} AND a.asset_id > ? "
+        "ORDER BY a.asset_id LIMIT ?",
+        check_params,
+    )
+
+
+def _checks(parts: list[Condition]) -> tuple[str, list[Any]]:
+    pieces = [search_plan.exists(part) for part in parts]
+    return "".join(f" AND {sql}" for sql, _ in pieces), [p for _, params in pieces for p in params]
+
+
+def _rows_up_to(conn: sqlite3.Connection, term: Term, cap: int) -> int:
+    """How many index rows hold ``term``'s values, counted up to ``cap`` (a cheap estimate)."""
+    rows, params = term.rows()
+    counted = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM asset_index AS t WHERE {rows} LIMIT ?)", (*params, cap)
+    )
+    return int(counted.fetchone()[0])
+
+
+def _add_functions(conn: sqlite3.Connection) -> None:
+    conn.create_function("regex_matches", 3, search_plan.regex_matches, deterministic=True)
 
 
 def _page(documents: list[Document], limit: int) -> Page:

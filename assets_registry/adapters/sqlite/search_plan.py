@@ -1,0 +1,164 @@
+"""A search filter as SQL over the index of every scalar path (``asset_index``).
+
+``asset_index`` holds ``core.document_paths.scalar_terms`` of every asset: ``(path, kind,
+value)`` for each string, number and boolean, ``kind`` being its comparison bracket. The
+conditions an index can answer become SQL: equality, ``$in``, ``$all`` and ranges on a path of
+field names (within the operand's bracket, so ``$gt: 5`` never meets strings), ``$regex``
+(RE2, as the SQL function ``regex_matches``), combined through ``$and``, ``$or`` and
+``$elemMatch``. What no index can answer (``$ne``, ``$nin``, ``$not``, ``$nor``, ``$exists``,
+``$size``, ``null``, array positions, whole arrays or objects) is left out, which only widens
+the candidates: the terms are a superset of what each condition matches, so the SQL selects a
+superset of the answer, and every candidate is then evaluated by the filter itself (the one
+evaluator every store is measured against). The answers are thus exactly the evaluator's.
+
+The plan drives from the most selective equality (its rows come in id order from the index's
+primary key), or from a small enough set of range or regex matches, and checks the other
+conditions per candidate with ``EXISTS`` on ``(asset_id, path, kind, value)``; with nothing
+selective, it walks the assets in id order and checks them all in SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from assets_registry.core.document_paths import bracket, split_path
+from assets_registry.core.filters import REGEX_OPTIONS
+
+SMALL = 20_000
+"""A range or regex matching fewer rows than this is collected and sorted; more, and the
+assets are walked in id order (the first page is then found early)."""
+
+_OPERATORS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+@dataclass(frozen=True)
+class Term:
+    """Some value at ``path`` (of ``kind``) compares with ``operand`` by ``op`` (``in``: is one of)."""
+
+    path: str
+    kind: str
+    op: str
+    operand: Any
+
+    def rows(self, t: str = "t") -> tuple[str, list[Any]]:
+        """SQL over ``asset_index AS <t>``: the rows holding such a value."""
+        if self.op == "in":
+            marks = ",".join("?" * len(self.operand))
+            return f"{t}.path = ? AND {t}.kind = ? AND {t}.value IN ({marks})", [self.path, self.kind, *self.operand]
+        if self.op == "regex":
+            pattern, options = self.operand
+            return f"{t}.path = ? AND {t}.kind = 'string' AND regex_matches(?, ?, {t}.value)", [
+                self.path, pattern, options,
+            ]  # fmt: skip
+        return f"{t}.path = ? AND {t}.kind = ? AND {t}.value {self.op} ?", [self.path, self.kind, self.operand]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    branches: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+
+Condition = Term | AnyOf | AllOf
+
+
+def plan(document: dict[str, Any], prefix: str = "") -> Condition | None:
+    """What the index can answer of a (checked) filter document; None: nothing."""
+    parts: list[Condition] = []
+    for key, value in document.items():
+        if key == "$and":
+            parts += [found for branch in value if (found := plan(branch, prefix)) is not None]
+        elif key == "$or":
+            branches = [plan(branch, prefix) for branch in value]
+            if all(branch is not None for branch in branches):
+                parts.append(AnyOf(tuple(b for b in branches if b is not None)))
+        elif not key.startswith("$"):
+            parts += _field(prefix + key, value)
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _field(path: str, condition: Any) -> list[Condition]:
+    if any(part.isdigit() for part in split_path(path)):
+        return []  # a position (or a digit field name): not in the index's paths
+    if not (isinstance(condition, dict) and any(key.startswith("$") for key in condition)):
+        return _equal(path, condition)
+    found: list[Condition] = []
+    for op, operand in condition.items():
+        if op == "$eq":
+            found += _equal(path, operand)
+        elif op in _OPERATORS:
+            kind = _kind(operand)
+            if kind is not None:
+                found.append(Term(path, kind, _OPERATORS[op], operand))
+        elif op == "$in" and operand and all(_kind(v) is not None for v in operand):
+            branches = [Term(path, kind, "in", [v for v in operand if _kind(v) == kind]) for kind in _kinds(operand)]
+            found.append(branches[0] if len(branches) == 1 else AnyOf(tuple(branches)))
+        elif op == "$all" and operand and all(_kind(v) is not None for v in operand):
+            found += [Term(path, _kind(v) or "", "=", v) for v in operand]
+        elif op == "$regex":
+            found.append(Term(path, "string", "regex", (operand, condition.get("$options", ""))))
+        elif op == "$elemMatch":
+            if all(key.startswith("$") for key in operand):
+                found += _field(path, operand)  # the elements' own values
+            elif (inner := plan(operand, f"{path}.")) is not None:
+                found.append(inner)
+    return found
+
+
+def _equal(path: str, operand: Any) -> list[Condition]:
+    kind = _kind(operand)
+    return [] if kind is None else [Term(path, kind, "=", operand)]
+
+
+def _kind(value: Any) -> str | None:
+    """The bracket of an operand the index holds (no null, arrays or objects)."""
+    kind = bracket(value)
+    return None if kind in (None, "null") else kind
+
+
+def _kinds(values: list[Any]) -> list[str]:
+    return sorted({_kind(v) or "" for v in values})
+
+
+def exists(condition: Condition) -> tuple[str, list[Any]]:
+    """SQL true for the asset ``a`` if it holds what ``condition`` asks (by its terms)."""
+    if isinstance(condition, Term):
+        rows, params = condition.rows()
+        return f"EXISTS (SELECT 1 FROM asset_index AS t WHERE t.asset_id = a.asset_id AND {rows})", params
+    pieces = [exists(part) for part in (condition.parts if isinstance(condition, AllOf) else condition.branches)]
+    joiner = " AND " if isinstance(condition, AllOf) else " OR "
+    return "(" + joiner.join(sql for sql, _ in pieces) + ")", [p for _, params in pieces for p in params]
+
+
+def conjuncts(condition: Condition) -> list[Condition]:
+    return list(condition.parts) if isinstance(condition, AllOf) else [condition]
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str, options: str) -> Any:
+    re_options = re2.Options()
+    re_options.log_errors = False
+    re_options.max_mem = 8 << 20
+    flags = "".join(sorted(set(options) & set(REGEX_OPTIONS)))
+    return re2.compile(f"(?{flags}){pattern}" if flags else pattern, re_options)
+
+
+def regex_matches(pattern: str, options: str, value: Any) -> bool:
+    """The SQL function: ``value`` matches as the evaluator's ``$regex`` (a final newline also
+    tried away, as PCRE's ``$``); the evaluator checked the pattern before."""
+    if not isinstance(value, str):
+        return False
+    search = _compiled(pattern, options).search
+    if search(value) is not None:
+        return True
+    return "\\z" not in pattern and value.endswith("\n") and search(value[:-1]) is not None
