@@ -12,14 +12,18 @@ import importlib.metadata
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from assets_registry.adapters.s3 import make_s3_store
+from assets_registry.adapters.s3.config import DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT
+from assets_registry.adapters.s3.uploads import StreamingUpload
 from assets_registry.core.errors import BackendUnavailable, BlobNotFound, ConfigurationError, InvalidInput
 from assets_registry.core.ports import BlobStore
 from assets_registry.plugins.manager import Plugins
@@ -52,6 +56,8 @@ def store(s3_server: S3Server, s3_bucket: str) -> Iterator[BlobStore]:
 
 
 class TestS3BlobStore(BlobStoreContract):
+    memory_budget = (DEFAULT_PARTS_IN_FLIGHT + 2) * DEFAULT_PART_SIZE  # parts in flight, one filling, slack
+
     @pytest.fixture
     def blobs(self, s3_server: S3Server, s3_bucket: str) -> Iterator[BlobStore]:
         store = open_store(s3_server.blobs_url(s3_bucket))
@@ -297,3 +303,70 @@ class TestConfiguration:
     def test_the_secret_is_hidden_when_the_url_is_shown(self) -> None:
         url = BackendURL("s3://bucket?access_key_id=id&secret_access_key=hush-1&session_token=hush-2")
         assert "hush" not in str(url)
+
+
+class _Watched:
+    """The real client, its ``upload_part`` calls counted as they overlap (each a moment longer)."""
+
+    def __init__(self, client: Any, fail_part: int | None = None) -> None:
+        self._client = client
+        self.meta = client.meta
+        self.fail_part = fail_part
+        self.at_once = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        with self._lock:
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            time.sleep(0.05)
+            if kwargs["PartNumber"] == self.fail_part:
+                raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")  # the network dropped it
+            return self._client.upload_part(**kwargs)
+        finally:
+            with self._lock:
+                self.at_once -= 1
+
+
+class TestPartsInFlight:
+    def test_parts_travel_at_once_within_their_budget(self, s3_bucket: str, client: Any) -> None:
+        watched = _Watched(client)
+        size = 7 * PART + 99
+        StreamingUpload(watched, s3_bucket, "parallel", "parallel", PART, in_flight=3).run(pattern_chunks(size), None)
+        assert watched.most_at_once == 3
+        got = client.get_object(Bucket=s3_bucket, Key="parallel")["Body"].read()
+        assert got == b"".join(pattern_chunks(size)), "the parts were put together in their order"
+        assert client.head_object(Bucket=s3_bucket, Key="parallel")["ETag"].strip('"').endswith("-8")
+
+    def test_a_part_that_fails_in_flight_aborts_the_upload(self, s3_bucket: str, client: Any) -> None:
+        watched = _Watched(client, fail_part=3)
+        upload = StreamingUpload(watched, s3_bucket, "failing", "failing", PART, in_flight=3)
+        with pytest.raises(BackendUnavailable):
+            upload.run(pattern_chunks(6 * PART), None)
+        assert client.list_objects_v2(Bucket=s3_bucket).get("KeyCount", 0) == 0
+        assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+
+    @pytest.mark.parametrize("in_flight", ["1", "3"])
+    def test_segments_read_back_whole_and_in_ranges(self, s3_server: S3Server, s3_bucket: str, in_flight: str) -> None:
+        store = open_store(s3_server.blobs_url(s3_bucket, part_size=str(PART), parts_in_flight=in_flight))
+        size = 4 * PART + 321
+        data = b"".join(pattern_chunks(size, chunk=999_999))
+        store.put("seg", pattern_chunks(size, chunk=999_999))
+        assert read_all(store, "seg") == data
+        assert read_all(store, "seg", PART - 5, 2 * PART + 10) == data[PART - 5 : 3 * PART + 5]
+        assert read_all(store, "seg", 3 * PART + 7) == data[3 * PART + 7 :]
+        store.close()
+
+    def test_reading_part_of_a_blob_and_stopping_leaves_no_fetch_running(self, store: BlobStore) -> None:
+        store.put("stop", pattern_chunks(5 * PART))
+        stream = iter(store.read("stop"))
+        first = next(stream)
+        assert first
+        before = {t.name for t in threading.enumerate()}
+        stream.close()  # type: ignore[attr-defined]
+        assert not [t for t in threading.enumerate() if t.name.startswith("s3-segment") and t.is_alive()], before

@@ -20,6 +20,7 @@ MIN_PART_SIZE = 5 * MiB
 """S3 refuses multipart parts below 5 MiB (except the last one)."""
 MAX_PART_SIZE = 5 * 1024 * MiB
 DEFAULT_PART_SIZE = 8 * MiB
+DEFAULT_PARTS_IN_FLIGHT = 3
 
 # botocore's own check (``validate_bucket_name``), which accepts more than AWS does so that
 # other S3 servers' names pass; anything else would fail later as a client-side error.
@@ -35,7 +36,9 @@ OPTIONS: dict[str, str] = {
     "addressing_style": "path, virtual or auto (default: path with endpoint_url, auto without)",
     "create_bucket": "true: create the bucket on first use if it is missing (default false)",
     "part_size": f"bytes per multipart part, {MIN_PART_SIZE} to {MAX_PART_SIZE} (default {DEFAULT_PART_SIZE}); "
-    "smaller blobs go in one PUT, memory per upload is about one part",
+    "smaller blobs go in one PUT",
+    "parts_in_flight": "parts (and download segments) sent or fetched at once per blob, 1 to 32 (default 3); "
+    "memory per transfer is about parts_in_flight + 1 parts",
     "access_key_id": "access key id, or s3://ID:SECRET@BUCKET "
     "(default: the AWS chain: AWS_ACCESS_KEY_ID, AWS_PROFILE, config files, roles)",
     "secret_access_key": "secret key going with access_key_id (better given through the environment)",
@@ -58,6 +61,7 @@ class S3Config:
     addressing_style: str = "auto"
     create_bucket: bool = False
     part_size: int = DEFAULT_PART_SIZE
+    parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)  # never in a log or a traceback
     session_token: str | None = field(default=None, repr=False)
@@ -104,6 +108,9 @@ def parse_s3_url(url: BackendURL, environ: Mapping[str, str]) -> S3Config:
             f"The s3:// option part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE} bytes "
             f"(S3's limits), not {part_size}."
         )
+    in_flight = _number(options, "parts_in_flight", DEFAULT_PARTS_IN_FLIGHT, int)
+    if not 1 <= in_flight <= 32:
+        raise ConfigurationError(f"The s3:// option parts_in_flight must be between 1 and 32, not {in_flight}.")
     key_id, secret, token = _credentials(url, options, environ)
     return S3Config(
         bucket=bucket,
@@ -113,6 +120,7 @@ def parse_s3_url(url: BackendURL, environ: Mapping[str, str]) -> S3Config:
         addressing_style=style,
         create_bucket=_flag(options, "create_bucket"),
         part_size=part_size,
+        parts_in_flight=in_flight,
         access_key_id=key_id,
         secret_access_key=secret,
         session_token=token,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -141,7 +143,9 @@ class S3BlobStore:
         object_key = self._object_key(key)
         self._ensure_bucket()
         digest = None if transient else hashlib.sha256()
-        upload = StreamingUpload(self._client, self.bucket, object_key, key, self.config.part_size)
+        upload = StreamingUpload(
+            self._client, self.bucket, object_key, key, self.config.part_size, self.config.parts_in_flight
+        )
         size = upload.run(chunks, digest)
         return self._info(key, size, digest.hexdigest() if digest is not None else None)
 
@@ -154,7 +158,11 @@ class S3BlobStore:
             self.stat(key)  # no bytes wanted, but a missing blob is still not found
             return iter(())
         wanted: dict[str, str] = {}
-        if start or length is not None:
+        in_flight = self.config.parts_in_flight
+        if in_flight > 1:  # the first segment only: the answer says how much follows
+            first = self.config.part_size if length is None else min(length, self.config.part_size)
+            wanted["Range"] = f"bytes={start}-{start + first - 1}"
+        elif start or length is not None:
             end = "" if length is None else str(start + length - 1)
             wanted["Range"] = f"bytes={start}-{end}"
         try:
@@ -167,7 +175,50 @@ class S3BlobStore:
             raise unavailable(exc, self.bucket, key) from exc
         # A server that ignores Range answers 200 with the whole object: skip to ``start`` then.
         partial = answer.get("ResponseMetadata", {}).get("HTTPStatusCode") == 206
+        if in_flight > 1 and partial:
+            total = int(str(answer.get("ContentRange", "")).rpartition("/")[2] or 0)
+            stop = total if length is None else min(total, start + length)
+            following = start + int(answer["ContentLength"])
+            if following < stop:
+                return self._segments(answer["Body"], object_key, key, following, stop)
         return self._stream(answer["Body"], key, 0 if partial or not wanted else start, length)
+
+    def _segments(self, body: Any, object_key: str, key: str, following: int, end: int) -> Iterator[bytes]:
+        """The first segment's body, then the rest of ``[following, end)`` in segments of
+        ``part_size``, ``parts_in_flight`` of them fetched at once and yielded in order (memory:
+        about ``parts_in_flight`` segments)."""
+        size = self.config.part_size
+        starts = iter(range(following, end, size))
+        fetching: deque[Future[bytes]] = deque()
+        fetchers = ThreadPoolExecutor(self.config.parts_in_flight, thread_name_prefix="s3-segment")
+
+        def fetch(offset: int) -> bytes:
+            last = min(offset + size, end) - 1
+            with translated(self.bucket, key):
+                answer = self._client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={offset}-{last}")
+                data: bytes = answer["Body"].read()
+            if len(data) != last - offset + 1:  # the object changed or ended: never a silent gap
+                raise unavailable(
+                    OSError(f"segment {offset}-{last} came back with {len(data)} bytes"), self.bucket, key
+                )
+            return data
+
+        def top_up() -> None:
+            while len(fetching) < self.config.parts_in_flight and (offset := next(starts, None)) is not None:
+                fetching.append(fetchers.submit(fetch, offset))
+
+        try:
+            top_up()  # the next segments travel while the first streams
+            yield from self._stream(body, key, 0, None)
+            while fetching:
+                data = fetching.popleft().result()
+                top_up()
+                for at in range(0, len(data), READ_CHUNK):
+                    yield data[at : at + READ_CHUNK]
+        finally:
+            for future in fetching:
+                future.cancel()
+            fetchers.shutdown(wait=True)
 
     def _stream(self, body: Any, key: str, skip: int, remaining: int | None) -> Iterator[bytes]:
         try:

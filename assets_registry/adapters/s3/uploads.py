@@ -1,20 +1,25 @@
-"""Streaming a blob of unknown size into S3 with memory bounded by one part.
+"""Streaming a blob of unknown size into S3, several parts in flight, memory bounded.
 
 Why not boto3's ``upload_fileobj``: over a stream that cannot seek, s3transfer keeps up to
 ``max_in_memory_upload_chunks`` (10) parts in memory and reads them from worker threads,
-and it gives no say over how an exception of the source is reported. Here the chunks fill
-one preallocated part buffer; a full buffer is sent as a part (``upload_part``) before the
-next byte is taken, so memory stays at about ``part_size`` whatever the blob's size. A blob
-that fits in one part goes as one ``put_object``. If anything fails, the caller's iterator
-included, the multipart upload is aborted: S3 shows an object only once
-``complete_multipart_upload`` succeeds, so no reader ever sees a part of a blob.
+and it gives no say over how an exception of the source is reported. Here the chunks fill a
+part buffer; a full buffer is handed to one of ``in_flight`` threads that send it
+(``upload_part``) while the next one fills, so the wire stays busy (one part at a time left it
+idle between parts: 0.45-0.52x of raw boto3 on SeaweedFS), and memory stays at about
+``(in_flight + 1) x part_size`` whatever the blob's size: when every buffer is in flight, the
+reader waits for the oldest part to be sent. A blob that fits in one part goes as one
+``put_object``. If anything fails, the caller's iterator included, the multipart upload is
+aborted: S3 shows an object only once ``complete_multipart_upload`` succeeds, so no reader
+ever sees a part of a blob.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped, unused-ignore]
@@ -76,14 +81,18 @@ class PartBody(io.RawIOBase):
 class StreamingUpload:
     """One blob being written to ``bucket``/``object_key`` (``key`` is its name in errors)."""
 
-    def __init__(self, client: Any, bucket: str, object_key: str, key: str, part_size: int) -> None:
+    def __init__(self, client: Any, bucket: str, object_key: str, key: str, part_size: int, in_flight: int = 1) -> None:
         self._client = client
         self._bucket = bucket
         self._object_key = object_key
         self._key = key
         self._part_size = part_size
+        self._in_flight = max(1, in_flight)
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._sending: deque[tuple[Future[dict[str, Any]], bytearray]] = deque()
+        self._spare: list[bytearray] = []
+        self._senders: ThreadPoolExecutor | None = None
 
     def run(self, chunks: Iterable[bytes], digest: _Hash | None) -> int:
         """Send every chunk; return the blob's size. Exceptions of ``chunks`` propagate as they are."""
@@ -98,8 +107,8 @@ class StreamingUpload:
                 size += len(view)
                 while view:
                     if filled == self._part_size:  # full, and more is coming: send it as a part
-                        self._send_part(memoryview(buffer))
-                        filled = 0
+                        self._submit(buffer, filled)
+                        buffer, filled = self._next_buffer(), 0
                     n = min(self._part_size - filled, len(view))
                     buffer[filled : filled + n] = view[:n]
                     filled += n
@@ -107,30 +116,55 @@ class StreamingUpload:
             if self._upload_id is None:
                 self._put_whole(memoryview(buffer)[:filled])
             else:
-                self._send_part(memoryview(buffer)[:filled])
+                self._submit(buffer, filled)
+                self._wait_for_parts(0)
                 self._complete()
         except BaseException:
             self._abort()
             raise
+        finally:
+            if self._senders is not None:
+                self._senders.shutdown(wait=True, cancel_futures=True)
         return size
 
     def _put_whole(self, data: memoryview) -> None:
         with translated(self._bucket):
             self._client.put_object(Bucket=self._bucket, Key=self._object_key, Body=PartBody(data))
 
-    def _send_part(self, data: memoryview) -> None:
-        if len(self._parts) >= MAX_PARTS:
+    def _submit(self, buffer: bytearray, length: int) -> None:
+        """Hand ``buffer``'s first ``length`` bytes to a sender as the next part."""
+        number = len(self._parts) + len(self._sending) + 1
+        if number > MAX_PARTS:
             raise BlobTooLarge(
                 f"The blob {self._key!r} is larger than S3 takes in {MAX_PARTS} parts of {self._part_size} bytes; "
                 "raise the part_size option of the s3:// URL."
             )
-        with translated(self._bucket):
-            if self._upload_id is None:
+        if self._upload_id is None:
+            with translated(self._bucket):
                 created = self._client.create_multipart_upload(
                     Bucket=self._bucket, Key=self._object_key, **self._checksum_args()
                 )
-                self._upload_id = str(created["UploadId"])
-            number = len(self._parts) + 1
+            self._upload_id = str(created["UploadId"])
+            self._senders = ThreadPoolExecutor(self._in_flight, thread_name_prefix="s3-part")
+        assert self._senders is not None
+        data = memoryview(buffer)[:length]
+        self._sending.append((self._senders.submit(self._send_part, number, data), buffer))
+
+    def _next_buffer(self) -> bytearray:
+        """An empty part buffer, once at most ``in_flight`` parts are in the air (so at most
+        ``in_flight + 1`` buffers ever exist: that many sending, one filling)."""
+        self._wait_for_parts(self._in_flight)
+        return self._spare.pop() if self._spare else bytearray(self._part_size)
+
+    def _wait_for_parts(self, left: int) -> None:
+        """Take the oldest parts' answers (in order) until ``left`` are still being sent."""
+        while len(self._sending) > left:
+            future, buffer = self._sending.popleft()
+            self._parts.append(future.result())  # a part's failure is raised here
+            self._spare.append(buffer)
+
+    def _send_part(self, number: int, data: memoryview) -> dict[str, Any]:
+        with translated(self._bucket):
             answer = self._client.upload_part(
                 Bucket=self._bucket,
                 Key=self._object_key,
@@ -141,7 +175,7 @@ class StreamingUpload:
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         if CHECKSUM_FIELD in answer:
             part[CHECKSUM_FIELD] = answer[CHECKSUM_FIELD]
-        self._parts.append(part)
+        return part
 
     def _checksum_args(self) -> dict[str, str]:
         """Declare the parts' checksum up front, as s3transfer does, when botocore sends one.
@@ -170,6 +204,8 @@ class StreamingUpload:
         Should the abort itself fail (the server is gone), the parts stay invisible as objects;
         a bucket lifecycle rule (AbortIncompleteMultipartUpload) reclaims their space.
         """
+        if self._senders is not None:  # parts still being sent would land after the abort
+            self._senders.shutdown(wait=True, cancel_futures=True)
         if self._upload_id is None:
             return
         upload_id, self._upload_id = self._upload_id, None
