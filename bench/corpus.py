@@ -6,10 +6,11 @@ model (``testing.documents``), so they are what the API would have stored, and l
 store's own ``insert_many`` (its index terms too), before the server starts.
 
 Asset ``n`` (``asset-0000042``) has: type ``TYPES[n % 10]``, sub-type ``sub-{n % 50}``, tags
-``tag-{n % 100}`` and ``tag-{n % 7}x``, version ``v{n % 5}``, one API route ``/api/r{n % 200}``,
-and a number in its profile's metadata, ``params_b = n % 1000``; one asset in 20,000
-(``n % 20000 == 7``) has ``asset_brief_description`` ``"needle n"`` (so a search with no index
-to help finds a few answers among many documents).
+``tag-{n % 100}`` and ``tag-{n % 7}x``, version ``v{n % 5}`` (but ``v9`` for one asset in
+10,000, ``n % 10000 == 3``), one API route ``/api/r{n % 200}``, and numbers in its profile's
+metadata: ``params_b = n % 1000`` and ``downloads = n``; one asset in 20,000
+(``n % 20000 == 7``) has ``asset_brief_description`` ``"needle n"``. So searches can have
+answers everywhere (a page fills at once) or only a few, far apart (every asset is passed).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def document(n: int) -> dict[str, Any]:
         sub_type=f"sub-{n % 50}",
         tags=[f"tag-{n % 100}", f"tag-{n % 7}x"],
         routes=[f"/api/r{n % 200}"],
-        version=f"v{n % 5}",
+        version="v9" if n % 10000 == 3 else f"v{n % 5}",
         **extra,
     )
-    made["profiles"][0]["asset_metadata"] = {"params_b": n % 1000, "family": f"family-{n % 30}"}
+    made["profiles"][0]["asset_metadata"] = {"params_b": n % 1000, "downloads": n, "family": f"family-{n % 30}"}
     return made
 
 

@@ -32,20 +32,31 @@ from queries import free_port, start, stop
 
 from assets_registry.core.filters import compile_filter
 
-SEARCHES: list[tuple[str, dict[str, Any]]] = [
-    ("equality on a field (1 in 5)", {"asset_version": "v2"}),
-    ("two equalities (1 in 50)", {"profiles.asset_type": "tool", "asset_version": "v3"}),
-    ("$gt on a metadata number (1 in 100)", {"profiles.asset_metadata.params_b": {"$gt": 989}}),
-    (
-        "$in on tags + a range",
-        {"profiles.asset_tags": {"$in": ["tag-5", "tag-6"]}, "profiles.asset_metadata.params_b": {"$lt": 100}},
-    ),
-    ("$regex on asset_uri, few answers", {"asset_uri": {"$regex": "asset-00[0-9]{3}07$"}}),
-    ("$regex on a rare field", {"asset_brief_description": {"$regex": "^needle"}}),
-    ("$or of equalities", {"$or": [{"profiles.asset_sub_type": "sub-7"}, {"apis.asset_api_route": "/api/r9"}]}),
-    ("$elemMatch", {"profiles": {"$elemMatch": {"asset_type": "model", "asset_metadata.family": "family-3"}}}),
-    ("negation only ($nin, no answer)", {"asset_version": {"$nin": ["v0", "v1", "v2", "v3", "v4"]}}),
-]
+
+def searches(count: int) -> list[tuple[str, dict[str, Any]]]:
+    """Each search's name and filter: answers everywhere, or a few far apart (the hard case)."""
+    last = f"{corpus.asset_id(count - 1)[:-3]}[0-9]{{2}}7$"  # the last thousand ids: about ten answers
+    return [
+        ("equality, answers everywhere (1 in 5)", {"asset_version": "v2"}),
+        ("equality, few answers (1 in 10,000)", {"asset_version": "v9"}),
+        ("two equalities (1 in 50)", {"profiles.asset_type": "tool", "asset_version": "v3"}),
+        ("$gt on a metadata number, 10 answers at the end", {"profiles.asset_metadata.downloads": {"$gt": count - 11}}),
+        (
+            "$in on tags + a range",
+            {"profiles.asset_tags": {"$in": ["tag-5", "tag-6"]}, "profiles.asset_metadata.params_b": {"$lt": 100}},
+        ),
+        ("$regex on asset_uri, answers everywhere", {"asset_uri": {"$regex": "[0-9]{3}7$"}}),
+        ("$regex on asset_uri, few answers at the end", {"asset_uri": {"$regex": last}}),
+        ("$regex on a rare field", {"asset_brief_description": {"$regex": "^needle"}}),
+        ("$or of equalities", {"$or": [{"profiles.asset_sub_type": "sub-7"}, {"apis.asset_api_route": "/api/r9"}]}),
+        (
+            "$elemMatch, no answer",
+            {"profiles": {"$elemMatch": {"asset_type": "model", "asset_metadata.family": "family-3"}}},
+        ),
+        ("negation only ($nin, no answer)", {"asset_version": {"$nin": ["v0", "v1", "v2", "v3", "v4", "v9"]}}),
+    ]
+
+
 LIMIT = 20
 
 
@@ -95,7 +106,7 @@ def main() -> None:
             print("| search | answers | median | slowest | evaluated document by document | ratio |")
             print("|---|---|---|---|---|---|")
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-            for name, document in SEARCHES:
+            for name, document in searches(args.assets):
                 search(conn, document)  # once to warm the page cache
                 times, answers = [], 0
                 for _ in range(args.repeat):

@@ -172,7 +172,7 @@ class SqliteMetadataStore:
     def find(self, flt: Filter, limit: int, after: str | None = None) -> Page:
         found: list[Document] = []
         with self.db.read() as conn:
-            for document in self._candidates(conn, search_plan.plan(flt.document), after):
+            for document in self._candidates(conn, search_plan.plan(flt.document), after, limit + 1):
                 if flt.matches(document):
                     found.append(document)
                     if len(found) > limit:
@@ -180,18 +180,21 @@ class SqliteMetadataStore:
         return _page(found, limit)
 
     def _candidates(
-        self, conn: sqlite3.Connection, condition: Condition | None, after: str | None
+        self, conn: sqlite3.Connection, condition: Condition | None, after: str | None, wanted: int
     ) -> Iterator[Document]:
-        """Documents in id order that may match: those the index says hold what it can check."""
+        """Documents in id order that may match: those the index says hold what it can check.
+        The first batch is what a page needs (the index's candidates mostly match); later ones
+        grow to ``_SCAN_BATCH``."""
         source, params = _candidate_source(conn, condition)
-        last = after or ""
+        last, batch = after or "", min(wanted, _SCAN_BATCH)
         while True:
-            rows = conn.execute(source, (*params, last, _SCAN_BATCH)).fetchall()
+            rows = conn.execute(source, (*params, last, batch)).fetchall()
             for asset_id, document in rows:
                 yield _decode(document)
                 last = asset_id
-            if len(rows) < _SCAN_BATCH:
+            if len(rows) < batch:
                 return
+            batch = _SCAN_BATCH
 
     # -- operations ---------------------------------------------------------------------
 
@@ -227,8 +230,10 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
     ``condition`` asks; its last two parameters, left for the caller: the ``after`` id, the batch.
 
     It drives from the equality with the fewest rows (in id order from the index's key); else
-    from a range or regex's matches if they are few (collected, then sorted); else it walks
-    the assets in id order. The other conditions are ``EXISTS`` checks on each candidate.
+    from a range's or ``$in``'s matches if they are few (collected, then sorted); else it walks
+    the assets in id order, so that a page of common matches ends early (a regex always walks:
+    how many values it matches is only known by trying them all). The other conditions are
+    ``EXISTS`` checks on each candidate.
     """
     if condition is None:
         return "SELECT asset_id, document FROM assets WHERE asset_id > ? ORDER BY asset_id LIMIT ?", []
@@ -245,7 +250,7 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
         )
     others = [part for part in parts if isinstance(part, Term)]
     few = [
-        term for term in others if term.op == "regex" or _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL
+        term for term in others if term.op != "regex" and _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL
     ]
     if few:
         driver = few[0]

@@ -12,9 +12,9 @@ superset of the answer, and every candidate is then evaluated by the filter itse
 evaluator every store is measured against). The answers are thus exactly the evaluator's.
 
 The plan drives from the most selective equality (its rows come in id order from the index's
-primary key), or from a small enough set of range or regex matches, and checks the other
+primary key), or from a small enough set of range or ``$in`` matches, and checks the other
 conditions per candidate with ``EXISTS`` on ``(asset_id, path, kind, value)``; with nothing
-selective, it walks the assets in id order and checks them all in SQL.
+selective (a regex alone), it walks the assets in id order and checks them all in SQL.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from assets_registry.core.document_paths import bracket, split_path
 from assets_registry.core.filters import REGEX_OPTIONS
 
 SMALL = 20_000
-"""A range or regex matching fewer rows than this is collected and sorted; more, and the
+"""A range or ``$in`` matching fewer rows than this is collected and sorted; more, and the
 assets are walked in id order (the first page is then found early)."""
 
 _OPERATORS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
