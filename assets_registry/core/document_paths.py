@@ -97,25 +97,28 @@ def string_terms(document: Any, parts: tuple[str, ...]) -> set[str]:
 
 
 def scalar_terms(document: Any) -> set[tuple[str, str, Any]]:
-    """``(field path, bracket, value)`` of every string, number and boolean in ``document``
-    (for an index covering every path): each field name joins the path, arrays at any depth
-    are entered. A superset of what equality, ``$in`` and ranges on a path of field names can
-    match (which enters one array level per segment), so an index of these terms narrows a
-    search and the evaluator decides; nulls are left out (``{field: null}`` also matches
-    where the field is absent, which no term says)."""
+    """``(field path, bracket, value)`` of every string, number and boolean that equality on a
+    path of field names reaches, as ``values_at`` and equality do: each field name joins the
+    path, an array's objects carry on along it, an array's scalars are its values, and arrays
+    directly inside arrays are not entered. So a document holds a term exactly when equality
+    (or ``$in``, a range, a regex) on that path matches it, and an index of these terms can
+    answer negations too. Field names holding a ``.`` are left out (no path names them), and
+    nulls (``{field: null}`` also matches where the field is absent, which no term says)."""
     terms: set[tuple[str, str, Any]] = set()
 
-    def walk(value: Any, path: str) -> None:
+    def walk(value: Any, path: str, in_array: bool) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                walk(item, f"{path}.{key}" if path else key)
+                if "." not in key:
+                    walk(item, f"{path}.{key}" if path else key, False)
         elif isinstance(value, list):
-            for item in value:
-                walk(item, path)
+            if not in_array:
+                for item in value:
+                    walk(item, path, True)
         elif value is not None and path:
             terms.add((path, bracket(value) or "", value))
 
-    walk(document, "")
+    walk(document, "", False)
     return terms
 
 

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from assets_registry.adapters.sqlite import SqliteMetadataStore
-from assets_registry.adapters.sqlite.search_plan import AllOf, AnyOf, Term, plan
+from assets_registry.adapters.sqlite.search_plan import AllOf, AnyOf, NoneOf, Term, plan
 from assets_registry.core.filters import Filter, compile_filter
 from assets_registry.testing.documents import asset_document
 
@@ -31,6 +31,15 @@ from assets_registry.testing.documents import asset_document
         ({"$or": [{"a": 1}, {"b": 2}]}, AnyOf((Term("a", "number", "=", 1), Term("b", "number", "=", 2)))),
         ({"files": {"$elemMatch": {"id": "x"}}}, Term("files.id", "string", "=", "x")),
         ({"tags": {"$elemMatch": {"$gte": 3}}}, Term("tags", "number", ">=", 3)),
+        # negations of what the index answers exactly
+        ({"a": {"$ne": 1}}, NoneOf(Term("a", "number", "=", 1))),
+        ({"a": {"$nin": ["x"]}}, NoneOf(Term("a", "string", "in", ["x"]))),
+        ({"a": {"$not": {"$gt": 1}}}, NoneOf(Term("a", "number", ">", 1))),
+        ({"$nor": [{"a": 1}]}, NoneOf(AnyOf((Term("a", "number", "=", 1),)))),
+        (
+            {"$or": [{"a": 1}, {"b": {"$ne": 2}}]},
+            AnyOf((Term("a", "number", "=", 1), NoneOf(Term("b", "number", "=", 2)))),
+        ),
     ],
 )
 def test_what_the_index_answers(document: dict[str, Any], expected: Any) -> None:
@@ -41,17 +50,17 @@ def test_what_the_index_answers(document: dict[str, Any], expected: Any) -> None
 @pytest.mark.parametrize(
     "document",
     [
-        {"a": {"$ne": 1}},
-        {"a": {"$nin": ["x"]}},
         {"a": None},
         {"a": {"$exists": True}},
         {"a": {"$size": 2}},
-        {"a": {"$not": {"$gt": 1}}},
-        {"$nor": [{"a": 1}]},
+        {"a": {"$ne": None}},
+        {"a": {"$not": {"$size": 1}}},
+        {"$nor": [{"a": None}]},
+        {"$nor": [{"a": {"$elemMatch": {"b": 1}}}]},  # the index says a superset only: not negated
         {"apis.0.asset_api_route": "x"},  # a position
         {"a": [1, 2]},  # a whole array
         {"a": {"b": 1}},  # a whole object
-        {"$or": [{"a": 1}, {"b": {"$ne": 2}}]},  # one branch the index cannot answer
+        {"$or": [{"a": 1}, {"b": {"$size": 2}}]},  # one branch the index cannot answer
     ],
 )
 def test_what_no_index_answers_is_left_to_the_evaluator(document: dict[str, Any]) -> None:
@@ -116,8 +125,17 @@ def test_pages_of_an_indexed_search_follow_each_other(store: SqliteMetadataStore
     assert seen == [f"a-{n:04}" for n in range(0, 2000, 2)]
 
 
-def test_a_negation_is_evaluated_on_every_asset(store: SqliteMetadataStore) -> None:
+def test_negations_are_answered_in_sql_and_only_their_answers_evaluated(store: SqliteMetadataStore) -> None:
     flt, calls = _counting({"asset_version": {"$nin": ["v0", "v1", "v2", "v3", "v4"]}})
+    assert store.find(flt, 10).documents == []
+    assert calls[0] == 0
+    flt, calls = _counting({"asset_version": {"$ne": "v1"}, "profiles.asset_metadata.n": {"$not": {"$gte": 10}}})
+    assert [d["asset_id"] for d in store.find(flt, 100).documents] == [f"a-{n:04}" for n in range(10) if n % 5 != 1]
+    assert calls[0] == 8
+
+
+def test_a_search_the_index_cannot_answer_is_evaluated_on_every_asset(store: SqliteMetadataStore) -> None:
+    flt, calls = _counting({"profiles.asset_metadata": {"$size": 3}})
     assert store.find(flt, 10).documents == []
     assert calls[0] == 2000
 

@@ -20,7 +20,7 @@ MIN_PART_SIZE = 5 * MiB
 """S3 refuses multipart parts below 5 MiB (except the last one)."""
 MAX_PART_SIZE = 5 * 1024 * MiB
 DEFAULT_PART_SIZE = 8 * MiB
-DEFAULT_PARTS_IN_FLIGHT = 3
+DEFAULT_PARTS_IN_FLIGHT = 2
 
 # botocore's own check (``validate_bucket_name``), which accepts more than AWS does so that
 # other S3 servers' names pass; anything else would fail later as a client-side error.
@@ -37,7 +37,7 @@ OPTIONS: dict[str, str] = {
     "create_bucket": "true: create the bucket on first use if it is missing (default false)",
     "part_size": f"bytes per multipart part, {MIN_PART_SIZE} to {MAX_PART_SIZE} (default {DEFAULT_PART_SIZE}); "
     "smaller blobs go in one PUT",
-    "parts_in_flight": "parts (and download segments) sent or fetched at once per blob, 1 to 32 (default 3); "
+    "parts_in_flight": "parts (and download segments) sent or fetched at once per blob, 1 to 32 (default 2); "
     "memory per transfer is about parts_in_flight + 1 parts",
     "access_key_id": "access key id, or s3://ID:SECRET@BUCKET "
     "(default: the AWS chain: AWS_ACCESS_KEY_ID, AWS_PROFILE, config files, roles)",

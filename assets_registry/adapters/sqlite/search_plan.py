@@ -67,52 +67,92 @@ class AllOf:
     parts: tuple[Condition, ...]
 
 
-Condition = Term | AnyOf | AllOf
+@dataclass(frozen=True)
+class NoneOf:
+    """None of what ``condition`` asks (built only from conditions the index answers exactly)."""
+
+    condition: Condition
+
+
+Condition = Term | AnyOf | AllOf | NoneOf
 
 
 def plan(document: dict[str, Any], prefix: str = "") -> Condition | None:
     """What the index can answer of a (checked) filter document; None: nothing."""
+    return _plan(document, prefix)[0]
+
+
+def _plan(document: dict[str, Any], prefix: str) -> tuple[Condition | None, bool]:
+    """The condition, and whether it is exactly the document's (every part of it answered by
+    terms that say exactly what it matches): only then may it be negated."""
     parts: list[Condition] = []
+    exact = True
     for key, value in document.items():
-        if key == "$and":
-            parts += [found for branch in value if (found := plan(branch, prefix)) is not None]
-        elif key == "$or":
-            branches = [plan(branch, prefix) for branch in value]
-            if all(branch is not None for branch in branches):
-                parts.append(AnyOf(tuple(b for b in branches if b is not None)))
+        if key in ("$and", "$or", "$nor"):
+            branches = [_plan(branch, prefix) for branch in value]
+            every = all(condition is not None for condition, _ in branches)
+            known = [condition for condition, _ in branches if condition is not None]
+            all_exact = every and all(whole for _, whole in branches)
+            if key == "$and":
+                parts += known
+                exact = exact and all_exact
+            elif key == "$or" and every:
+                parts.append(AnyOf(tuple(known)))
+                exact = exact and all_exact
+            elif key == "$nor" and all_exact:
+                parts.append(NoneOf(AnyOf(tuple(known))))
+            else:
+                exact = False
         elif not key.startswith("$"):
-            parts += _field(prefix + key, value)
+            found, whole = _field(prefix + key, value)
+            parts += found
+            exact = exact and whole
     if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+        return None, False
+    return (parts[0] if len(parts) == 1 else AllOf(tuple(parts))), exact
 
 
-def _field(path: str, condition: Any) -> list[Condition]:
+def _field(path: str, condition: Any) -> tuple[list[Condition], bool]:
+    """The conditions of one field's condition, and whether they are exactly it."""
     if any(part.isdigit() for part in split_path(path)):
-        return []  # a position (or a digit field name): not in the index's paths
+        return [], False  # a position (or a digit field name): not in the index's paths
     if not (isinstance(condition, dict) and any(key.startswith("$") for key in condition)):
-        return _equal(path, condition)
+        literal = _equal(path, condition)
+        return literal, bool(literal)
     found: list[Condition] = []
+    exact = True
     for op, operand in condition.items():
-        if op == "$eq":
-            found += _equal(path, operand)
+        before = len(found)
+        if op == "$options":
+            continue
+        if op in ("$eq", "$ne"):
+            equal = _equal(path, operand)
+            found += equal if op == "$eq" else [NoneOf(c) for c in equal]
         elif op in _OPERATORS:
             kind = _kind(operand)
             if kind is not None:
                 found.append(Term(path, kind, _OPERATORS[op], operand))
-        elif op == "$in" and operand and all(_kind(v) is not None for v in operand):
+        elif op in ("$in", "$nin") and operand and all(_kind(v) is not None for v in operand):
             branches = [Term(path, kind, "in", [v for v in operand if _kind(v) == kind]) for kind in _kinds(operand)]
-            found.append(branches[0] if len(branches) == 1 else AnyOf(tuple(branches)))
+            one: Condition = branches[0] if len(branches) == 1 else AnyOf(tuple(branches))
+            found.append(one if op == "$in" else NoneOf(one))
         elif op == "$all" and operand and all(_kind(v) is not None for v in operand):
             found += [Term(path, _kind(v) or "", "=", v) for v in operand]
         elif op == "$regex":
             found.append(Term(path, "string", "regex", (operand, condition.get("$options", ""))))
-        elif op == "$elemMatch":
+        elif op == "$not":
+            inner, whole = _field(path, operand)
+            if whole:
+                found.append(NoneOf(inner[0] if len(inner) == 1 else AllOf(tuple(inner))))
+        elif op == "$elemMatch":  # a superset only: the index does not say which element held what
             if all(key.startswith("$") for key in operand):
-                found += _field(path, operand)  # the elements' own values
-            elif (inner := plan(operand, f"{path}.")) is not None:
-                found.append(inner)
-    return found
+                found += _field(path, operand)[0]  # the elements' own values
+            elif (inner_plan := plan(operand, f"{path}.")) is not None:
+                found.append(inner_plan)
+            exact = False
+        if len(found) == before:
+            exact = False  # this operator is left to the evaluator
+    return found, exact and bool(found)
 
 
 def _equal(path: str, operand: Any) -> list[Condition]:
@@ -135,6 +175,9 @@ def exists(condition: Condition) -> tuple[str, list[Any]]:
     if isinstance(condition, Term):
         rows, params = condition.rows()
         return f"EXISTS (SELECT 1 FROM asset_index AS t WHERE t.asset_id = a.asset_id AND {rows})", params
+    if isinstance(condition, NoneOf):
+        sql, params = exists(condition.condition)
+        return f"NOT {sql}", params
     pieces = [exists(part) for part in (condition.parts if isinstance(condition, AllOf) else condition.branches)]
     joiner = " AND " if isinstance(condition, AllOf) else " OR "
     return "(" + joiner.join(sql for sql, _ in pieces) + ")", [p for _, params in pieces for p in params]
