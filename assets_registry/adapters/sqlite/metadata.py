@@ -230,10 +230,9 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
     ``condition`` asks; its last two parameters, left for the caller: the ``after`` id, the batch.
 
     It drives from the equality with the fewest rows (in id order from the index's key); else
-    from a range's or ``$in``'s matches if they are few (collected, then sorted); else it walks
-    the assets in id order, so that a page of common matches ends early (a regex always walks:
-    how many values it matches is only known by trying them all). The other conditions are
-    ``EXISTS`` checks on each candidate.
+    from a range's or ``$in``'s matches if they are few, or a regex's if its path holds few
+    strings (collected, then sorted); else it walks the assets in id order, so that a page of
+    common matches ends early. The other conditions are ``EXISTS`` checks on each candidate.
     """
     if condition is None:
         return "SELECT asset_id, document FROM assets WHERE asset_id > ? ORDER BY asset_id LIMIT ?", []
@@ -249,9 +248,7 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
             params + check_params,
         )
     others = [part for part in parts if isinstance(part, Term)]
-    few = [
-        term for term in others if term.op != "regex" and _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL
-    ]
+    few = [term for term in others if _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL]
     if few:
         driver = few[0]
         rows, params = driver.rows("d")
@@ -276,7 +273,10 @@ def _checks(parts: list[Condition]) -> tuple[str, list[Any]]:
 
 
 def _rows_up_to(conn: sqlite3.Connection, term: Term, cap: int) -> int:
-    """How many index rows hold ``term``'s values, counted up to ``cap`` (a cheap estimate)."""
+    """How many index rows hold ``term``'s values, counted up to ``cap`` (a cheap estimate); for
+    a regex, how many strings its path holds (which it must all try)."""
+    if term.op == "regex":
+        term = Term(term.path, "string", ">=", "")
     rows, params = term.rows()
     counted = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM asset_index AS t WHERE {rows} LIMIT ?)", (*params, cap)

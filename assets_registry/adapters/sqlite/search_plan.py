@@ -12,9 +12,10 @@ superset of the answer, and every candidate is then evaluated by the filter itse
 evaluator every store is measured against). The answers are thus exactly the evaluator's.
 
 The plan drives from the most selective equality (its rows come in id order from the index's
-primary key), or from a small enough set of range or ``$in`` matches, and checks the other
-conditions per candidate with ``EXISTS`` on ``(asset_id, path, kind, value)``; with nothing
-selective (a regex alone), it walks the assets in id order and checks them all in SQL.
+primary key), or from a small enough set of range or ``$in`` matches (or of the strings a
+regex's path holds), and checks the other conditions per candidate with ``EXISTS`` on
+``(asset_id, path, kind, value)``; with nothing selective, it walks the assets in id order and
+checks them all in SQL.
 """
 
 from __future__ import annotations
