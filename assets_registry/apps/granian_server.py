@@ -15,6 +15,7 @@ the number of job threads does not grow with the addresses.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import multiprocessing.util
 import os
 import signal
@@ -46,20 +47,36 @@ def run(settings: Settings, load_app: LoadApp) -> None:
         _serve_one(settings, settings.bind[0], load_app, background=True)
         return
     children: dict[int, str] = {}
-    for index, bind in enumerate(settings.bind):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's exit status tells the parent
-            code = 0
-            try:
-                _serve_one(settings, bind, load_app, background=index == 0)
-            except BaseException:  # the traceback is printed, the status says it failed
-                import traceback
+    signals = {getattr(signal, name) for name in _FORWARDED}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # none lost, none half-handled, while forking
+    try:
+        for index, bind in enumerate(settings.bind):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's exit status tells the parent
+                _serve_child(settings, bind, load_app, background=index == 0, signals=signals)
+            children[pid] = bind
+        _supervise(children)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
-                traceback.print_exc()
-                code = 1
-            os._exit(code)
-        children[pid] = bind
-    _supervise(children)
+
+def _serve_child(settings: Settings, bind: str, load_app: LoadApp, *, background: bool, signals: set[int]) -> None:
+    """One address's server, in a process group of its own: a terminal's Ctrl-C (or a service
+    manager's stop) reaches the supervisor only, which forwards it once, so no worker is
+    stopped behind its server's back (granian counts that as a failure)."""
+    code = 0
+    try:
+        os.setpgrp()
+        for signum in signals:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+        _serve_one(settings, bind, load_app, background=background)
+    except BaseException:  # the traceback is printed, the status says it failed
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
 
 
 def check_addresses(binds: list[str]) -> None:
@@ -90,6 +107,7 @@ def _supervise(children: dict[int, str]) -> None:
 
     for name in _FORWARDED:
         signal.signal(getattr(signal, name), forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {getattr(signal, name) for name in _FORWARDED})
     failed: list[str] = []
     while children:
         try:
@@ -123,6 +141,10 @@ def _serve_one(settings: Settings, bind: str, load_app: LoadApp, *, background: 
         multiprocessing.util.Finalize(None, process_ended, args=(pid,), exitpriority=10)
         return trust_forwarded_proto(load_app(background))
 
+    if multiprocessing.get_start_method(allow_none=True) != "fork":
+        # granian spawns its workers with the default start method; only fork passes them the
+        # loader (a closure over this process's settings) without pickling it
+        multiprocessing.set_start_method("fork", force=True)
     server = MPServer(
         "assets_registry",  # granian's name for the app in its logs; the loader builds it
         address=host.strip("[]"),

@@ -61,6 +61,12 @@ def test_what_the_index_answers(document: dict[str, Any], expected: Any) -> None
         {"a": [1, 2]},  # a whole array
         {"a": {"b": 1}},  # a whole object
         {"$or": [{"a": 1}, {"b": {"$size": 2}}]},  # one branch the index cannot answer
+        # a negation inside $elemMatch is about one element: no index of the whole says it
+        {"a": {"$elemMatch": {"$ne": 1}}},
+        {"a": {"$elemMatch": {"b": {"$nin": [1]}}}},
+        {"a": {"$elemMatch": {"$nor": [{"b": 1}]}}},
+        {"a": {"$elemMatch": {"$elemMatch": {"$eq": 1}}}},  # arrays inside arrays are not indexed
+        {"$or": [{"a": f"v{n}"} for n in range(999)]},  # too many terms for one SQL expression
     ],
 )
 def test_what_no_index_answers_is_left_to_the_evaluator(document: dict[str, Any]) -> None:
@@ -132,6 +138,33 @@ def test_negations_are_answered_in_sql_and_only_their_answers_evaluated(store: S
     flt, calls = _counting({"asset_version": {"$ne": "v1"}, "profiles.asset_metadata.n": {"$not": {"$gte": 10}}})
     assert [d["asset_id"] for d in store.find(flt, 100).documents] == [f"a-{n:04}" for n in range(10) if n % 5 != 1]
     assert calls[0] == 8
+
+
+@pytest.mark.parametrize(
+    ("document", "filter_document"),
+    [
+        ({"a": [1, 2]}, {"a": {"$elemMatch": {"$ne": 1}}}),
+        ({"a": [{"b": 1}, {"b": 2}]}, {"a": {"$elemMatch": {"b": {"$ne": 1}}}}),
+        ({"a": [{"c": 2}, {"b": 1}]}, {"a": {"$elemMatch": {"c": 2, "$nor": [{"b": 1}]}}}),
+        ({"a": [[1, 2]]}, {"a": {"$elemMatch": {"$elemMatch": {"$eq": 1}}}}),
+        ({"a": [[{"b": 1}]]}, {"a": {"$elemMatch": {"$elemMatch": {"b": 1}}}}),
+    ],
+)
+def test_what_an_element_holds_is_found_however_the_index_sees_it(
+    tmp_path: Path, document: dict[str, Any], filter_document: dict[str, Any]
+) -> None:
+    store = SqliteMetadataStore(tmp_path / "registry.db")
+    store.insert(_with_metadata(document))
+    flt = compile_filter({f"profiles.asset_metadata.{k}": v for k, v in filter_document.items()})
+    assert flt.matches(store.get("e-1").document)
+    assert [d["asset_id"] for d in store.find(flt, 10).documents] == ["e-1"]
+    store.close()
+
+
+def _with_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    made = asset_document("e-1")
+    made["profiles"][0]["asset_metadata"] = metadata
+    return made
 
 
 def test_a_search_the_index_cannot_answer_is_evaluated_on_every_asset(store: SqliteMetadataStore) -> None:

@@ -176,26 +176,36 @@ class S3BlobStore:
         # A server that ignores Range answers 200 with the whole object: skip to ``start`` then.
         partial = answer.get("ResponseMetadata", {}).get("HTTPStatusCode") == 206
         if in_flight > 1 and partial:
-            total = int(str(answer.get("ContentRange", "")).rpartition("/")[2] or 0)
-            stop = total if length is None else min(total, start + length)
+            size = str(answer.get("ContentRange", "")).rpartition("/")[2]
+            if not size.isdigit():  # S3 always says it; a server that does not cannot be read in segments
+                answer["Body"].close()
+                raise unavailable(OSError(f"a range answer without the object's size ({size!r})"), self.bucket, key)
+            stop = int(size) if length is None else min(int(size), start + length)
             following = start + int(answer["ContentLength"])
             if following < stop:
-                return self._segments(answer["Body"], object_key, key, following, stop)
+                version = str(answer.get("ETag", ""))
+                return self._segments(answer["Body"], object_key, key, following, stop, version)
         return self._stream(answer["Body"], key, 0 if partial or not wanted else start, length)
 
-    def _segments(self, body: Any, object_key: str, key: str, following: int, end: int) -> Iterator[bytes]:
+    def _segments(
+        self, body: Any, object_key: str, key: str, following: int, end: int, version: str
+    ) -> Iterator[bytes]:
         """The first segment's body, then the rest of ``[following, end)`` in segments of
         ``part_size``, ``parts_in_flight`` of them fetched at once and yielded in order (memory:
-        about ``parts_in_flight`` segments)."""
+        ``parts_in_flight + 1`` segments), each only from the version the first came from
+        (``If-Match``: a blob replaced meanwhile fails the read instead of mixing versions)."""
         size = self.config.part_size
         starts = iter(range(following, end, size))
         fetching: deque[Future[bytes]] = deque()
+        same_version = {"IfMatch": version} if version else {}
         fetchers = ThreadPoolExecutor(self.config.parts_in_flight, thread_name_prefix="s3-segment")
 
         def fetch(offset: int) -> bytes:
             last = min(offset + size, end) - 1
             with translated(self.bucket, key):
-                answer = self._client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes={offset}-{last}")
+                answer = self._client.get_object(
+                    Bucket=self.bucket, Key=object_key, Range=f"bytes={offset}-{last}", **same_version
+                )
                 data: bytes = answer["Body"].read()
             if len(data) != last - offset + 1:  # the object changed or ended: never a silent gap
                 raise unavailable(

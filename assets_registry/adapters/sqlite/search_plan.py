@@ -78,19 +78,37 @@ class NoneOf:
 Condition = Term | AnyOf | AllOf | NoneOf
 
 
+MAX_TERMS = 200
+"""A filter planned into more terms than this is left to the evaluator whole: SQLite refuses
+expressions nested deeper than 1,000, and a long ``$or`` chains its branches."""
+
+
 def plan(document: dict[str, Any], prefix: str = "") -> Condition | None:
     """What the index can answer of a (checked) filter document; None: nothing."""
-    return _plan(document, prefix)[0]
+    condition = _plan(document, prefix)[0]
+    if condition is not None and _terms(condition) > MAX_TERMS:
+        return None
+    return condition
 
 
-def _plan(document: dict[str, Any], prefix: str) -> tuple[Condition | None, bool]:
+def _terms(condition: Condition) -> int:
+    if isinstance(condition, Term):
+        return 1
+    if isinstance(condition, NoneOf):
+        return _terms(condition.condition)
+    return sum(_terms(part) for part in (condition.parts if isinstance(condition, AllOf) else condition.branches))
+
+
+def _plan(document: dict[str, Any], prefix: str, positive: bool = False) -> tuple[Condition | None, bool]:
     """The condition, and whether it is exactly the document's (every part of it answered by
-    terms that say exactly what it matches): only then may it be negated."""
+    terms that say exactly what it matches): only then may it be negated. ``positive``: no
+    negation at all (inside ``$elemMatch``, where a negation is about one element, and an
+    index of the whole document cannot say it)."""
     parts: list[Condition] = []
     exact = True
     for key, value in document.items():
         if key in ("$and", "$or", "$nor"):
-            branches = [_plan(branch, prefix) for branch in value]
+            branches = [_plan(branch, prefix, positive) for branch in value]
             every = all(condition is not None for condition, _ in branches)
             known = [condition for condition, _ in branches if condition is not None]
             all_exact = every and all(whole for _, whole in branches)
@@ -100,12 +118,12 @@ def _plan(document: dict[str, Any], prefix: str) -> tuple[Condition | None, bool
             elif key == "$or" and every:
                 parts.append(AnyOf(tuple(known)))
                 exact = exact and all_exact
-            elif key == "$nor" and all_exact:
+            elif key == "$nor" and all_exact and not positive:
                 parts.append(NoneOf(AnyOf(tuple(known))))
             else:
                 exact = False
         elif not key.startswith("$"):
-            found, whole = _field(prefix + key, value)
+            found, whole = _field(prefix + key, value, positive)
             parts += found
             exact = exact and whole
     if not parts:
@@ -113,7 +131,7 @@ def _plan(document: dict[str, Any], prefix: str) -> tuple[Condition | None, bool
     return (parts[0] if len(parts) == 1 else AllOf(tuple(parts))), exact
 
 
-def _field(path: str, condition: Any) -> tuple[list[Condition], bool]:
+def _field(path: str, condition: Any, positive: bool = False) -> tuple[list[Condition], bool]:
     """The conditions of one field's condition, and whether they are exactly it."""
     if any(part.isdigit() for part in split_path(path)):
         return [], False  # a position (or a digit field name): not in the index's paths
@@ -125,6 +143,9 @@ def _field(path: str, condition: Any) -> tuple[list[Condition], bool]:
     for op, operand in condition.items():
         before = len(found)
         if op == "$options":
+            continue
+        if positive and op in ("$ne", "$nin", "$not"):
+            exact = False
             continue
         if op in ("$eq", "$ne"):
             equal = _equal(path, operand)
@@ -147,8 +168,11 @@ def _field(path: str, condition: Any) -> tuple[list[Condition], bool]:
                 found.append(NoneOf(inner[0] if len(inner) == 1 else AllOf(tuple(inner))))
         elif op == "$elemMatch":  # a superset only: the index does not say which element held what
             if all(key.startswith("$") for key in operand):
-                found += _field(path, operand)[0]  # the elements' own values
-            elif (inner_plan := plan(operand, f"{path}.")) is not None:
+                # the elements' own values; an $elemMatch in it is about arrays inside the array,
+                # which the index does not enter
+                values = {key: item for key, item in operand.items() if key != "$elemMatch"}
+                found += _field(path, values, positive=True)[0]
+            elif (inner_plan := _plan(operand, f"{path}.", positive=True)[0]) is not None:
                 found.append(inner_plan)
             exact = False
         if len(found) == before:
