@@ -73,8 +73,14 @@ _MESSAGE = "%s %s %s %.6f s %d B"  # method, path, status, seconds, bytes out
 _Lines = queue.SimpleQueue[tuple[float, dict[str, Any]] | None]
 
 
+_MAX_QUEUED = 100_000
+"""Access lines waiting at most (tens of MiB): beyond, while stderr is stalled, lines are
+dropped and counted, never the requests' memory or time."""
+
+
 class _Background:
     lines: _Lines | None = None  # set once the thread writing them runs
+    dropped = 0  # lines not queued since the last batch was written
 
 
 _BATCH = 512
@@ -97,6 +103,9 @@ def _write_lines(lines: _Lines, log_format: str) -> None:
     shape = _json_access_line if log_format == "json" else _text_access_line
     while (line := lines.get()) is not None:
         batch = [shape(*line)]
+        if _Background.dropped:
+            dropped, _Background.dropped = _Background.dropped, 0
+            batch.append(_dropped_line(log_format, dropped))
         while len(batch) < _BATCH and not lines.empty():
             if (line := lines.get()) is None:
                 lines.put(None)  # stop after this batch
@@ -107,6 +116,13 @@ def _write_lines(lines: _Lines, log_format: str) -> None:
             sys.stderr.flush()
         except (OSError, ValueError):  # stderr gone: the lines are lost, the requests are not
             pass
+
+
+def _dropped_line(log_format: str, dropped: int) -> str:
+    message = f"{dropped} access lines dropped: stderr did not keep up"
+    if log_format == "json":
+        return json_line(time.time(), "warning", ACCESS.name, message, {"dropped": dropped}) + "\n"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S')} WARNING {ACCESS.name}: {message}\n"
 
 
 def _text_access_line(created: float, fields: dict[str, Any]) -> str:
@@ -150,7 +166,10 @@ class RequestLog:
             "actor": principal.name if principal is not None else None,
         }
         if _Background.lines is not None:
-            _Background.lines.put((time.time(), fields))
+            if _Background.lines.qsize() < _MAX_QUEUED:
+                _Background.lines.put((time.time(), fields))
+            else:
+                _Background.dropped += 1
         else:
             ACCESS.info(_MESSAGE, *_arguments(fields), extra=fields)
 

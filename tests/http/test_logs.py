@@ -4,11 +4,18 @@ its request id and actor, and one line when an upload job ends with its reason a
 from __future__ import annotations
 
 import json
+import queue
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from falcon import testing
 
+from assets_registry.apps import logs
+from assets_registry.apps.container import Services
+from assets_registry.apps.http import create_app
 from assets_registry.testing import bundle_asset, write_bundle
 from tests.served import registry_output
 from tests.servers import free_port
@@ -51,3 +58,24 @@ def test_json_logs_carry_request_ids_and_job_endings(tmp_path: Path) -> None:
     ended = [line for line in lines if line["logger"] == "assets_registry.jobs"]
     assert [(e["upload_id"], e["reason"], e["asset_id"]) for e in ended] == [(upload_id, "uploaded", "logged")]
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+
+
+def test_access_lines_queue_up_to_a_bound_then_are_dropped_and_counted(
+    embedded_services: Services, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stalled stderr never grows a request's memory: past the bound, lines are counted, and
+    the count is written with the next batch."""
+    lines: queue.SimpleQueue[Any] = queue.SimpleQueue()  # no writer yet: as if stderr were stalled
+    monkeypatch.setattr(logs._Background, "lines", lines)
+    monkeypatch.setattr(logs._Background, "dropped", 0)
+    monkeypatch.setattr(logs, "_MAX_QUEUED", 2)
+    client = testing.TestClient(create_app(embedded_services))
+    for n in range(5):
+        assert client.simulate_get(f"/query/by-id/none-{n}").status_code == 404
+    assert (lines.qsize(), logs._Background.dropped) == (2, 3)
+    lines.put(None)
+    logs._write_lines(lines, "json")
+    written = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [line["path"] for line in written if "path" in line] == ["/query/by-id/none-0", "/query/by-id/none-1"]
+    assert [line["dropped"] for line in written if "dropped" in line] == [3]
+    assert logs._Background.dropped == 0
