@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import corpus  # bench/corpus.py: the script's folder is on sys.path
+from bundle_transfer import free_port
 
 SEARCH = {"profiles.asset_type": "tool", "asset_version": "v3"}
 
@@ -59,12 +59,6 @@ def probes() -> list[Probe]:
         Probe("by-type", "GET", "/query/by-type/dataset?limit=20"),
         Probe("search", "POST", "/query/search?limit=20", json.dumps(SEARCH).encode()),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def request(port: int, probe: Probe) -> tuple[int, bytes]:

@@ -239,7 +239,9 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
     parts = search_plan.conjuncts(condition)
     equalities = [part for part in parts if isinstance(part, Term) and part.op == "="]
     if equalities:
-        driver = min(equalities, key=lambda term: _rows_up_to(conn, term, search_plan.SMALL))
+        driver = equalities[0]
+        if len(equalities) > 1:  # only then is there a choice to count for
+            driver = min(equalities, key=lambda term: _rows_up_to(conn, term, search_plan.SMALL))
         rows, params = driver.rows("d")
         checks, check_params = _checks([part for part in parts if part is not driver])
         return (
@@ -248,9 +250,9 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
             params + check_params,
         )
     others = [part for part in parts if isinstance(part, Term)]
-    few = [term for term in others if _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL]
-    if few:
-        driver = few[0]
+    few = next((term for term in others if _rows_up_to(conn, term, search_plan.SMALL) < search_plan.SMALL), None)
+    if few is not None:
+        driver = few
         rows, params = driver.rows("d")
         checks, check_params = _checks([part for part in parts if part is not driver])
         return (
