@@ -215,7 +215,12 @@ class Container(containers.DeclarativeContainer):
         services=webhooks,
     )
     janitor = providers.Singleton(
-        Janitor, registry=registry, blobs=blobs, jobs=jobs, grace_seconds=settings.provided.gc_grace_seconds
+        Janitor,
+        registry=registry,
+        blobs=blobs,
+        jobs=jobs,
+        grace_seconds=settings.provided.gc_grace_seconds,
+        resumable_expiry_seconds=settings.provided.upload_expiry_seconds,
     )
     fetcher = providers.Singleton(
         HttpFetcher,

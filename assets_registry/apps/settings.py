@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     gc_grace_seconds: float = Field(
         24 * 3600.0, ge=0, description="the orphan sweep spares blobs written this recently (uploads in flight)"
     )
+    upload_expiry_seconds: float = Field(
+        24 * 3600.0, gt=0, description="a resumable upload (/uploads/) expires this long after its last append"
+    )
     gc_interval_seconds: float = Field(
         3600.0, ge=0, description="workers sweep orphan blobs this often (0: never; `assets-registry gc` any time)"
     )

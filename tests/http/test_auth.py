@@ -32,6 +32,9 @@ ROUTES = [
     ("PATCH", "/assets/a"),
     ("DELETE", "/assets/a"),
     ("POST", "/zip/upload"),
+    ("POST", "/uploads"),
+    ("PATCH", "/uploads/u"),
+    ("DELETE", "/uploads/u"),
     ("GET", "/zip/status/u"),
     ("GET", "/zip/download/a"),
     ("HEAD", "/zip/download/a"),
@@ -323,3 +326,19 @@ def test_the_graphiql_page_and_static_files_need_no_token_but_its_queries_do(gua
     assert_problem(
         guarded.call("POST", "/graphql", json={"query": "{ buckets { nextCursor } }"}), 401, "unauthenticated"
     )
+
+
+def test_a_resumable_upload_is_its_creators(guarded: Guarded) -> None:
+    tus = {"Tus-Resumable": "1.0.0"}
+    stream = {**tus, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+    owner, other = guarded.token("owner", "write"), guarded.token("other", "write")
+    created = guarded.call("POST", "/uploads", owner, headers={**tus, "Upload-Length": "10"})
+    assert created.status_code == 201, created.text
+    upload = created.headers["Location"]
+    assert guarded.call("HEAD", upload, other, headers=tus).status_code == 404
+    assert_problem(guarded.call("PATCH", upload, other, body=b"x", headers=stream), 404, "upload_not_found")
+    assert_problem(guarded.call("DELETE", upload, other, headers=tus), 404, "upload_not_found")
+    assert guarded.call("HEAD", upload, guarded.admin, headers=tus).headers["Upload-Offset"] == "0"
+    assert guarded.call("PATCH", upload, owner, body=b"x", headers=stream).headers["Upload-Offset"] == "1"
+    limited = guarded.token("limited", "write", "elsewhere")
+    assert_problem(guarded.call("POST", "/uploads", limited, headers={**tus, "Upload-Length": "10"}), 403, "forbidden")

@@ -133,3 +133,36 @@ def test_the_sweep_refuses_when_no_file_url_maps_to_the_store(embedded_services:
     report = Janitor(services.registry, elsewhere, services.jobs, grace_seconds=0).sweep()
     assert report.refused is not None and "may have moved" in report.refused
     assert report.deleted == 0 and elsewhere.missing(["assets/some-upload/weights.bin"]) == []
+
+
+TUS = {"Tus-Resumable": "1.0.0"}
+STREAM = {**TUS, "Content-Type": "application/offset+octet-stream"}
+
+
+def _staged_of(services: Services, upload_id: str) -> list[str]:
+    return sorted(b.key for b in services.blobs.listing("staging/") if b.key.startswith(f"staging/{upload_id}."))
+
+
+def test_a_resumable_upload_is_kept_until_it_expires_and_its_parts_leave_with_its_job(
+    client: testing.TestClient, services: Services
+) -> None:
+    created = client.simulate_post("/uploads", headers={**TUS, "Upload-Length": "100"})
+    unfinished = created.headers["Location"].rsplit("/", 1)[1]
+    appended = client.simulate_patch(f"/uploads/{unfinished}", body=b"x" * 10, headers={**STREAM, "Upload-Offset": "0"})
+    assert appended.status_code == 204, appended.text
+    bundle = bundle_zip("resumed-lifecycle", FILES)
+    whole = client.simulate_post("/uploads", body=bundle, headers={**STREAM, "Upload-Length": str(len(bundle))})
+    finished = whole.headers["Location"].rsplit("/", 1)[1]
+    run_jobs(services)
+    assert client.simulate_get(f"/zip/status/{finished}").json["status"] == "success"
+    assert _staged_of(services, finished) == [f"staging/{finished}.tus.json"]  # the parts went with the job
+    assert len(_staged_of(services, unfinished)) == 2  # the record and the part of 10 bytes
+
+    kept = services.janitor.sweep(grace_seconds=0)
+    assert not [o for o in kept.orphans if o.blob.key.startswith("staging/")], "neither has expired"
+    assert client.simulate_head(f"/uploads/{finished}", headers=TUS).headers["Upload-Offset"] == str(len(bundle))
+    expired = {f"staging/{finished}.tus.json", *_staged_of(services, unfinished)}
+    services.janitor.resumable_expiry_seconds = 0  # as if a day had passed
+    swept = services.janitor.sweep(grace_seconds=0)
+    assert {o.blob.key for o in swept.orphans} == expired and swept.deleted == 3
+    assert _staged_of(services, unfinished) == _staged_of(services, finished) == []

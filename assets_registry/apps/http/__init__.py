@@ -27,12 +27,14 @@ from assets_registry.apps.http.history import AuditResource, RequestIds, Revisio
 from assets_registry.apps.http.openapi import DocsResource, OpenApiResource, RouteBook, build_document
 from assets_registry.apps.http.paths import LiteralIds
 from assets_registry.apps.http.queries import AssetByIdResource, LookupResource, SearchResource
+from assets_registry.apps.http.resumable import add_resumable
 from assets_registry.apps.http.sources import BucketResource, BucketsResource, SourceResource, SourcesResource
 from assets_registry.apps.http.static import StaticResource
 from assets_registry.apps.http.ui import add_pages
 from assets_registry.apps.logs import RequestLog
 from assets_registry.apps.metrics import MetricsResource, RequestMetrics
 from assets_registry.apps.settings import Routes
+from assets_registry.core.bundles.resumable import ResumableUploads
 from assets_registry.core.lookups import Lookup
 
 LOOKUP_ROUTES = {
@@ -44,7 +46,7 @@ LOOKUP_ROUTES = {
 
 
 READ_PREFIXES = r"^/(query|graphql|zip/status|zip/download)(/|$)"
-WRITE_PREFIXES = r"^/(assets|zip/upload)(/|$)"
+WRITE_PREFIXES = r"^/(assets|zip/upload|uploads)(/|$)"
 
 
 def _served_elsewhere(kind: str) -> Callable[..., None]:
@@ -115,6 +117,8 @@ def create_app(
         book.add("/assets", AssetsResource(registry, max_body))
         book.add("/assets/{asset_id}", AssetResource(registry, max_body, file_urls))
         book.add("/zip/upload", UploadResource(services.bundles, on_queued, services.asset_store))
+        add_resumable(book.add, ResumableUploads(services.bundles, services.settings.upload_expiry_seconds),
+                      on_queued, services.asset_store)  # fmt: skip
     else:
         app.add_sink(_served_elsewhere("write"), WRITE_PREFIXES)
     if routes in ("all", "read"):

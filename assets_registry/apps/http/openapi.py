@@ -31,6 +31,7 @@ from assets_registry.apps.http.api_schemas import (
     answer_schemas,
     model_schemas,
 )
+from assets_registry.apps.http.api_tus import TUS_HEADERS, TUS_OPERATIONS, tus_parameters
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")
 
@@ -92,6 +93,7 @@ def parameters(max_page: int, services: tuple[str, ...]) -> dict[str, dict[str, 
         "If-Match": _param("If-Match", "header", {"type": "string", "pattern": IF_MATCH_PATTERN}, "the ETag changed"),
         "Range": _param("Range", "header", text, "bytes=first-last, first- or -suffix; one range"),
         "If-Range": _param("If-Range", "header", text, "an ETag: the range only if the file is unchanged"),
+        **tus_parameters(),
     }
 
 
@@ -104,6 +106,7 @@ _HEADERS = {
     "Accept-Ranges": "bytes",
     "Content-Range": "bytes first-last/size, or bytes */size on 416",
     "X-Request-ID": "the request's id (the client's, or one made), in the audit trail and logs",
+    **TUS_HEADERS,
 }
 
 PATH_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -123,7 +126,9 @@ COMMON = {
     409: "In conflict with the stored state",
     412: "If-Match names a version that is no longer current",
     413: "The body is larger than this server accepts",
+    410: "The resumable upload expired",
     415: "The body is not in a media type this route reads",
+    460: "The bytes do not match Upload-Checksum (tus); they were dropped",
     503: "A backend is unavailable; try again after Retry-After",
 }
 
@@ -176,7 +181,11 @@ def _operation_id(template: str, method: str) -> str:
 def build_document(book: RouteBook, auth: bool, max_page: int, services: tuple[str, ...] = ()) -> dict[str, Any]:
     """The OpenAPI 3.1 document of what ``book``'s app serves; ``ValueError`` if one is undescribed."""
     served = {(_plain(template), method) for template, method, _ in book.served()}
-    operations = {**{(t, "HEAD"): head_of(op) for (t, m), op in OPERATIONS.items() if m == "GET"}, **OPERATIONS}
+    operations = {
+        **{(t, "HEAD"): head_of(op) for (t, m), op in OPERATIONS.items() if m == "GET"},
+        **OPERATIONS,
+        **TUS_OPERATIONS,
+    }
     described = set(operations)
     missing = sorted(served - described)  # described but not served here (a replica's): left out
     if missing:

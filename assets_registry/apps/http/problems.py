@@ -17,12 +17,16 @@ import msgspec
 
 from assets_registry.apps.metrics import backend_failed
 from assets_registry.core import access, errors
+from assets_registry.core.bundles import resumable
 
 log = logging.getLogger("assets_registry.http")
 
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS: tuple[tuple[type[errors.RegistryError], int], ...] = (
+    (resumable.UploadGone, 410),  # tus's statuses
+    (resumable.ChecksumMismatch, 460),
+    (resumable.TusVersionUnsupported, 412),
     (errors.AssetExists, 400),  # the seed's contract: an existing id is a 400
     (access.Unauthenticated, 401),
     (access.Forbidden, 403),
@@ -38,7 +42,7 @@ _STATUS: tuple[tuple[type[errors.RegistryError], int], ...] = (
 def problem_body(status: int, code: str, detail: str, **extra: Any) -> bytes:
     body = {
         "type": f"urn:assets-registry:problem:{code}",
-        "title": HTTPStatus(status).phrase,
+        "title": _PHRASES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "code": code,
         "detail": detail,
@@ -47,8 +51,12 @@ def problem_body(status: int, code: str, detail: str, **extra: Any) -> bytes:
     return msgspec.json.encode(body)
 
 
+_PHRASES = {460: "Checksum Mismatch"}
+"""Statuses outside the HTTP registry that a protocol of ours names (tus)."""
+
+
 def send_problem(resp: falcon.Response, status: int, code: str, detail: str, **extra: Any) -> None:
-    resp.status = status
+    resp.status = f"{status} {_PHRASES[status]}" if status in _PHRASES else status
     resp.content_type = PROBLEM_JSON
     resp.data = problem_body(status, code, detail, **extra)
 

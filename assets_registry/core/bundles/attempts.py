@@ -41,6 +41,9 @@ class Attempt:
     plan: BundlePlan | None = None
     early: EarlyManifest | None = None
     stored_keys: list[str] | None = None
+    received: list[str] = field(default_factory=list)
+    """The blobs the staged archive was received into (a resumable upload's parts): its own,
+    deleted with it when the job ends, never the asset's."""
     bytes_done: int = 0
     files_done: int = 0
     _totals: tuple[int | None, int | None] = (None, None)

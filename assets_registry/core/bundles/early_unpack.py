@@ -101,6 +101,9 @@ class EarlyManifest:
     written: list[str] = field(default_factory=list)
     """Every blob early unpacking wrote, whole or not: the job deletes those it does not take."""
     broken: BrokenMember | None = None
+    received: list[Hole] = field(default_factory=list)
+    """Ranges of the archive kept in the blobs they were received into (a resumable upload's
+    parts, ``resumable``): read from there, and deleted with the staged archive."""
 
     def to_json(self) -> bytes:
         return msgspec.json.encode(self)

@@ -126,6 +126,7 @@ class BundleIngest:
         was not registered. The caller then deletes ``attempt.member_keys()``.
         """
         attempt.early = self.read_early(attempt.staged_key)
+        attempt.received = [hole.key for hole in attempt.early.received] if attempt.early else []
         try:
             with self.open_archive(attempt.staged_key, attempt.early) as archive:
                 attempt.plan = plan_bundle(archive.entries(), archive.size, self.limits)
@@ -142,6 +143,7 @@ class BundleIngest:
         10,000 members holds ~15 MB of them), before registering builds its own copies.
         """
         early = attempt.early = self.read_early(attempt.staged_key)
+        attempt.received = [hole.key for hole in early.received] if early else []
         with self.open_archive(attempt.staged_key, early) as archive:
             plan = attempt.plan = plan_bundle(archive.entries(), archive.size, self.limits)
             document = read_asset_json(archive, plan)
@@ -163,7 +165,8 @@ class BundleIngest:
             raise BundleRejected(reason)
         open_format = next((f for suffix, f in ARCHIVE_FORMATS.items() if key.endswith(suffix)), ZipArchive)
         try:
-            return open_format(BlobFile(self.blobs, key, holes=early.holes if early else ()))
+            holes = [*early.holes, *early.received] if early else []
+            return open_format(BlobFile(self.blobs, key, holes=holes))
         except ArchiveDamaged as exc:
             raise BundleRejected(str(exc)) from None
 

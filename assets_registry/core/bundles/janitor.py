@@ -11,7 +11,9 @@ on every pair of backends (SQLite and files, MongoDB and S3):
   what a crash between the two, or a worker killed between a job's ending and its clean-up,
   left: files no asset points at, staged archives whose job has ended or is unknown. Only
   blobs untouched for ``grace_seconds`` are taken, and never those of an upload whose job is
-  still queued or running, so an upload in flight keeps everything it is writing.
+  still queued or running, so an upload in flight keeps everything it is writing. A
+  resumable upload is kept until it expires (``resumable_expiry_seconds`` after its last
+  append), finished or not: its record answers a client that asks after its last append.
 
 Only the registry's own keys (``assets/``, ``staging/``) are ever deleted; a file URL
 outside the store is never touched.
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assets_registry.core import history
-from assets_registry.core.bundles.keys import FILES_PREFIX, STAGING_PREFIX
+from assets_registry.core.bundles.keys import FILES_PREFIX, STAGING_PREFIX, resumable_key
 from assets_registry.core.errors import AssetNotFound, JobNotFound
 from assets_registry.core.filters import compile_filter
 from assets_registry.core.ports import BlobStore, JobTracker, StoredAsset, StoredBlob
@@ -67,12 +69,19 @@ class SweepReport:
 
 class Janitor:
     def __init__(
-        self, registry: Registry, blobs: BlobStore, jobs: JobTracker, grace_seconds: float = DEFAULT_GRACE_SECONDS
+        self,
+        registry: Registry,
+        blobs: BlobStore,
+        jobs: JobTracker,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        resumable_expiry_seconds: float = DEFAULT_GRACE_SECONDS,
     ) -> None:
+        """``resumable_expiry_seconds``: a resumable upload is kept this long after its last append."""
         self.registry = registry
         self.blobs = blobs
         self.jobs = jobs
         self.grace_seconds = grace_seconds
+        self.resumable_expiry_seconds = resumable_expiry_seconds
         self._freeing: queue.Queue[StoredAsset] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -168,7 +177,13 @@ class Janitor:
             report.orphans += [Orphan(blob, "no asset points at it") for blob in loose]
         for upload_id, blobs in staged.items():
             state = self._state(upload_id, states)
-            if state == "running" or (state is None and max(b.modified for b in blobs) > cutoff):
+            newest = max(b.modified for b in blobs)
+            resumable = any(b.key == resumable_key(upload_id) for b in blobs)
+            if (
+                state == "running"
+                or (state is None and newest > cutoff)
+                or (resumable and newest > time.time() - self.resumable_expiry_seconds)
+            ):  # a job that runs, an upload still streaming in, a resumable upload not expired
                 report.spared += len(blobs)
                 continue
             reason = "its upload job has ended" if state == "ended" else "no upload job knows it"

@@ -14,6 +14,8 @@
   ``assets/b.<bucket>~<step>/<upload_id>/…``, its archive staged as
   ``staging/<upload_id>.b.<bucket>.zip`` so that every attempt of its job knows the bucket.
   The default bucket's uploads keep the layout above.
+- ``staging/<upload_id>.tus.json`` and ``staging/<upload_id>.parts/<offset>``: a resumable
+  upload (``resumable``) and the pieces it received, read in place by its job.
 - ``zip-frames/v1/<sha256 of asset.json>``: the kept frames of an asset's ZIP download
   (``frames``), which can never be used with other metadata.
 """
@@ -60,6 +62,21 @@ def behalf_key(staged_key: str) -> str:
     return staged_key.removesuffix(ARCHIVE_SUFFIX) + _BEHALF_SUFFIX
 
 
+def resumable_key(upload_id: str) -> str:
+    """Where a resumable upload's record is kept (its length, owner, metadata)."""
+    return f"{STAGING_PREFIX}{upload_id}.tus.json"
+
+
+def parts_folder(upload_id: str) -> str:
+    """The folder of the pieces a resumable upload received."""
+    return f"{STAGING_PREFIX}{upload_id}.parts/"
+
+
+def part_key(upload_id: str, offset: int) -> str:
+    """The piece of a resumable upload that starts at ``offset`` (padded: names sort as offsets)."""
+    return f"{parts_folder(upload_id)}{offset:020d}"
+
+
 def file_key(upload_id: str, name: str, bucket: str | None = None) -> str:
     """A member's blob: unique to the upload, and the same on every attempt of its job."""
     return f"{FILES_PREFIX}{'b.' + bucket + '/' if bucket else ''}{upload_id}/{name}"
@@ -97,6 +114,9 @@ __all__ = [
     "frames_key",
     "manifest_key",
     "mutated_key",
+    "part_key",
+    "parts_folder",
+    "resumable_key",
     "services_key",
     "staged_key",
     "unmutated_key",

@@ -30,7 +30,7 @@ from assets_registry.core import access, history
 from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.bundles.attempts import Attempt
 from assets_registry.core.bundles.describe import Describer
-from assets_registry.core.bundles.early_unpack import EarlyUnpack
+from assets_registry.core.bundles.early_unpack import EarlyManifest, EarlyUnpack
 from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, LeaseLost, UploadTooLarge
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
@@ -126,23 +126,34 @@ class Bundles:
             manifest = early.finish() if early else None
             if received.size == 0:
                 raise EmptyUpload()
-            if manifest is not None:
-                self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
-            if services:
-                self.blobs.put(services_key(key), [msgspec.json.encode(services)], transient=True)
-            if self.registry.history is not None:
-                self.blobs.put(behalf_key(key), [msgspec.json.encode(history.behalf().to_document())], transient=True)
-            job = self.jobs.submit(upload_id, key)
-            history.note(
-                self.registry.history, "upload.accepted", bucket=bucket or DEFAULT_BUCKET,
-                detail={"upload_id": upload_id, "bytes": received.size, "services": services},
-            )  # fmt: skip
-            return job
+            return self.queue(upload_id, key, received.size, services, bucket, manifest)
         except BaseException:
             if early:
                 early.abandon()
             self._delete(_staged_blobs(key))
             raise
+
+    def queue(
+        self, upload_id: str, key: str, size: int, services: list[str], bucket: str | None,
+        manifest: EarlyManifest | None,
+    ) -> UploadJob:  # fmt: skip
+        """Queue the job of an archive staged under ``key`` (``size`` bytes), with what lies beside it:
+        the manifest of what was stored early or received elsewhere, the services, the uploader.
+        ``Conflict`` if a job of that id exists (a resumable upload completed twice at once)."""
+        if manifest is not None:
+            self.blobs.put(manifest_key(key), [manifest.to_json()], transient=True)
+        if manifest is not None and manifest.received:
+            self.blobs.put(key, [], transient=True)  # the bytes are in the parts; the archive is their holes
+        if services:
+            self.blobs.put(services_key(key), [msgspec.json.encode(services)], transient=True)
+        if self.registry.history is not None:
+            self.blobs.put(behalf_key(key), [msgspec.json.encode(history.behalf().to_document())], transient=True)
+        job = self.jobs.submit(upload_id, key)
+        history.note(
+            self.registry.history, "upload.accepted", bucket=bucket or DEFAULT_BUCKET,
+            detail={"upload_id": upload_id, "bytes": size, "services": services},
+        )  # fmt: skip
+        return job
 
     def status(self, upload_id: str) -> UploadJob:
         """The job; a bucket-limited token sees only the uploads into its buckets (``JobNotFound``)."""
@@ -203,7 +214,7 @@ class Bundles:
             history.note(self.registry.history, "upload.ended", asset_id=asset_id,
                          bucket=bucket_of(job.staged_key) or DEFAULT_BUCKET,
                          detail={"upload_id": job.upload_id, "status": status})  # fmt: skip
-            self._delete(_staged_blobs(job.staged_key))
+            self._delete([*_staged_blobs(job.staged_key), *attempt.received])
         else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
 
