@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--services", default="", metavar="A,B", help="webhook services to run beside those run on every upload"
     )
     upload.add_argument("--bucket", default="", metavar="NAME", help="the bucket to store into (default: default)")
+    upload.add_argument(
+        "--resume",
+        action="store_true",
+        help="send a ZIP resumably (tus, /uploads/): run again after a cut to send only the rest",
+    )
 
     download = commands.add_parser("download", help="download an asset as a ZIP bundle, or one of its files")
     download.add_argument("asset_id", metavar="ASSET_ID", help="the asset to fetch")
@@ -244,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         url = client.server_url(args.url)
         if args.command == "upload":
             return client.upload(
-                url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, args.token, args.json
-            )
+                url, args.bundle, args.wait, args.timeout, args.quiet, args.services, args.bucket, args.token,
+                args.json, args.resume,
+            )  # fmt: skip
         if args.json and args.output == "-":
             print("assets-registry: --json and -o - both want stdout; choose one", file=sys.stderr)
             return 2

@@ -54,18 +54,21 @@ def upload(
     bucket: str = "",
     token: str | None = None,
     as_json: bool = False,
+    resume: bool = False,
 ) -> int:
     """Upload ``path`` (a ZIP, or a bundle's folder zipped as it is sent) to ``POST /zip/upload``,
     print the upload id; with ``wait``, follow the job.
 
     ``services`` (``a,b``) names webhook services to run beside those run on every upload,
-    ``bucket`` the bucket to store into.
+    ``bucket`` the bucket to store into. ``resume`` sends a ZIP over tus (``/uploads/``) instead,
+    continuing where an earlier ``--resume`` of the same file was cut off.
     """
     named = tuple(name.strip() for name in services.split(",") if name.strip())
 
     def run(client: RegistryClient) -> int:
         with _bar(quiet, f"upload {path.name}", None) as bar:
-            upload_id = client.upload(path, bucket or None, named, _on(bar))
+            send = client.upload_resumable if resume else client.upload
+            upload_id = send(path, bucket or None, named, _on(bar))
         report(as_json, upload_id, {"upload_id": upload_id})
         return _wait_for(client, upload_id, timeout, quiet, as_json) if wait else 0
 

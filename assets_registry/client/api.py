@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from assets_registry.client.resumable import Resumable, ResumeBook
 from assets_registry.client.transfer import (
     Progress,
     TransferError,
@@ -160,6 +161,35 @@ class RegistryClient:
             body = file_body(source, size, preamble, epilogue, report)
             answer = self._send("POST", "/zip/upload", content=body, headers=headers, params=params)
         return str(answer.json()["upload_id"])
+
+    def upload_resumable(
+        self, path: Path, bucket: str | None = None, services: tuple[str, ...] = (),
+        progress: Progress | None = None, book: ResumeBook | None = None,
+    ) -> str:  # fmt: skip
+        """Send a ZIP over tus (``/uploads/``), continuing the upload of this same file that an
+        earlier call began (``book`` remembers it); its upload id once every byte is in."""
+        if path.is_dir():
+            raise TransferError(
+                f"{path} is a folder: zip it first to resume its upload (a folder is zipped as it is sent)"
+            )
+        try:
+            source = path.open("rb")
+            size = os.fstat(source.fileno()).st_size
+        except OSError as exc:
+            raise TransferError(f"cannot read {path}: {exc.strerror or exc}") from None
+        book = book or ResumeBook()
+        key = book.fingerprint(str(self.http.base_url), path)
+        tus = Resumable(self.http, _raise_for)
+        with source:
+            url = book.get(key)
+            offset = tus.offset(url) if url else None
+            if url is None or offset is None:
+                metadata = {"filename": path.name, **({"bucket": bucket} if bucket else {})}
+                url, offset = tus.create(size, metadata | ({"services": ",".join(services)} if services else {})), 0
+                book.put(key, url)
+            tus.send(url, source, size, offset, progress or _silent)
+        book.put(key, None)
+        return url.rsplit("/", 1)[1]
 
     def status(self, upload_id: str) -> UploadStatus:
         answer = self._send("GET", f"/zip/status/{_seg(upload_id)}").json()

@@ -6,6 +6,7 @@ is told what to expect). 0 failures, or the test fails with schemathesis's repor
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ def _schemathesis(*args: str) -> subprocess.CompletedProcess[str]:
     if not st.exists():
         pytest.fail("schemathesis is not installed: pip install -e '.[test]'")
     command = [str(st), "--no-color", "run", *args, "--checks", "all", "-n", EXAMPLES]
-    return subprocess.run(command, check=False, cwd=HERE, capture_output=True, text=True, timeout=600)
+    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "hooks"}  # hooks.py beside this file
+    return subprocess.run(command, check=False, cwd=HERE, env=environment, capture_output=True, text=True, timeout=600)
 
 
 def _passed(run: subprocess.CompletedProcess[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import tracemalloc
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import falcon
 import falcon.testing
@@ -341,3 +343,46 @@ def test_a_partial_copy_of_another_version_is_fetched_again_whole(server: str, t
         longer.write_bytes(members["weights.bin"] + b"tail")  # "whole already" by its length: not so
         client.download_file("cli-versions", "weights.bin", longer)
         assert longer.read_bytes() == members["weights.bin"]
+
+
+def test_upload_resume_after_a_cut_at_90_percent_sends_only_the_rest(
+    server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where the CLI remembers the upload
+    monkeypatch.setattr("assets_registry.client.resumable.CHUNK", 256 << 10)
+    bundle = tmp_path / "resumed.zip"
+    members = make_bundle(bundle, f"resumed-{random.randrange(1 << 30)}")
+    size = bundle.stat().st_size
+    sent: list[int] = []
+    real_patch = httpx.Client.patch
+
+    def cut_at_90_percent(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+        if sum(sent) >= 0.9 * size:
+            raise KeyboardInterrupt  # the user gives up (or the laptop sleeps)
+        sent.append(len(kwargs["content"]))
+        return real_patch(client, url, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "patch", cut_at_90_percent)
+    assert main(["upload", "--resume", str(bundle), "--url", server, "--quiet"]) == 1
+    assert capsys.readouterr().err == "assets-registry: interrupted\n"
+    before = sum(sent)
+    assert 0.9 * size <= before < size
+
+    def counted(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
+        sent.append(len(kwargs["content"]))
+        return real_patch(client, url, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "patch", counted)
+    sent.clear()
+    assert main(["upload", "--resume", str(bundle), "--wait", "--url", server, "--quiet"]) == 0
+    assert sum(sent) == size - before <= 0.15 * size
+    _upload_id, asset_id = capsys.readouterr().out.split()
+    with zipfile.ZipFile(io.BytesIO(_get(f"{server}/zip/download/{asset_id}").content)) as archive:
+        assert archive.read("weights.bin") == members["weights.bin"]
+    assert json.loads((tmp_path / "cache" / "assets-registry" / "uploads.json").read_text()) == {}
+
+
+def test_upload_resume_refuses_a_folder(server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "folder").mkdir()
+    assert main(["upload", "--resume", str(tmp_path / "folder"), "--url", server, "--quiet"]) == 1
+    assert "zip it first" in capsys.readouterr().err

@@ -91,3 +91,36 @@ def test_a_503_is_tried_again_after_its_retry_after() -> None:
     with pytest.raises(ApiError) as failed:
         down.get_asset("a")
     assert (failed.value.status, failed.value.code, failed.value.detail) == (503, "backend_unavailable", "down")
+
+
+def test_a_resumable_upload_whose_answer_was_lost_continues_from_the_servers_offset(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third PATCH reaches the server but its answer is lost on the way back: the client asks
+    (HEAD) how far the server got and goes on from there, sending no byte twice."""
+    import random
+
+    from assets_registry.client.resumable import ResumeBook
+
+    data = random.Random(11).randbytes(3 << 20)
+    bundle = tmp_path / "lost.zip"
+    write_bundle(bundle, bundle_asset("lost-answer"), {"weights.bin": data})
+    real = httpx.HTTPTransport()
+    patches: list[int] = []
+
+    class LosesAnAnswer(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            answer = real.handle_request(request)
+            if request.method == "PATCH":
+                patches.append(len(request.content))
+                if len(patches) == 3:
+                    answer.read()
+                    raise httpx.ReadError("the answer was lost", request=request)
+            return answer
+
+    monkeypatch.setattr("assets_registry.client.resumable.CHUNK", 1 << 20)
+    with RegistryClient(url, transport=LosesAnAnswer()) as client:
+        upload_id = client.upload_resumable(bundle, book=ResumeBook(tmp_path / "book.json"))
+        assert sum(patches) == bundle.stat().st_size  # nothing sent twice
+        status = client.wait(upload_id, timeout=60)
+        assert (status.status, status.asset_id) == ("success", "lost-answer")

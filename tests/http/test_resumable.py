@@ -23,7 +23,7 @@ import httpx
 import pytest
 import requests
 from tusclient import client as tus
-from tusclient.uploader import Uploader
+from tusclient.uploader.uploader import Uploader
 
 from assets_registry.testing import bundle_asset, write_bundle
 from tests.served import served_registry
@@ -34,7 +34,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 STREAM = {**TUS, "Content-Type": "application/offset+octet-stream"}
 
 
-class Sha256Uploader(Uploader):  # type: ignore[misc]
+class Sha256Uploader(Uploader):
     """tuspy sends sha1 checksums unless told; this one sends sha256."""
 
     CHECKSUM_ALGORITHM_PAIR = ("sha256", hashlib.sha256)
@@ -86,6 +86,7 @@ def test_tuspy_stopped_at_90_percent_resumes_on_another_process_sending_only_the
         str(path), chunk_size=MiB, metadata={"filename": path.name}, upload_checksum=True
     )  # sha1 checksums
     started.upload(stop_at=int(size * 0.9))
+    assert started.url is not None
     assert int(size * 0.9) <= started.offset < size
     sent: list[int] = []
     real_patch = requests.patch
