@@ -22,7 +22,7 @@ import msgspec
 from assets_registry.adapters.sqlite import search_plan
 from assets_registry.adapters.sqlite.connections import Connections
 from assets_registry.adapters.sqlite.history import create_schema, write_change
-from assets_registry.adapters.sqlite.search_plan import Condition, Term
+from assets_registry.adapters.sqlite.search_plan import AnyOf, Condition, NoneOf, Term
 from assets_registry.core import history
 from assets_registry.core.document_paths import scalar_terms
 from assets_registry.core.errors import AssetExists, AssetNotFound, RevisionMismatch
@@ -261,12 +261,49 @@ def _candidate_source(conn: sqlite3.Connection, condition: Condition | None) -> 
             "ORDER BY a.asset_id LIMIT ?",
             params + check_params,
         )
+    excluded = next((part for part in parts if _excludes_many(conn, part)), None)
+    if isinstance(excluded, NoneOf):
+        rows, params = _any_rows(excluded.condition)
+        checks, check_params = _checks([part for part in parts if part is not excluded])
+        return (
+            "SELECT a.asset_id, a.document FROM assets AS a WHERE a.asset_id IN "
+            f"(SELECT asset_id FROM assets EXCEPT SELECT d.asset_id FROM asset_index AS d WHERE {rows}){checks} "
+            "AND a.asset_id > ? ORDER BY a.asset_id LIMIT ?",
+            params + check_params,
+        )
     checks, check_params = _checks(parts)
     return (
         f"SELECT a.asset_id, a.document FROM assets AS a WHERE 1{checks} AND a.asset_id > ? "
         "ORDER BY a.asset_id LIMIT ?",
         check_params,
     )
+
+
+def _any_rows(condition: Condition) -> tuple[str, list[Any]]:
+    """SQL over ``asset_index AS d``: rows of any of the terms (a term, or an ``AnyOf`` of terms)."""
+    terms = [condition] if isinstance(condition, Term) else list(getattr(condition, "branches", ()))
+    pieces = [term.rows("d") for term in terms]
+    return "(" + " OR ".join(sql for sql, _ in pieces) + ")", [p for _, params in pieces for p in params]
+
+
+def _excludes_many(conn: sqlite3.Connection, part: Condition) -> bool:
+    """A negation of terms (``$ne``, ``$nin``) that many assets hold: its answer is found faster as
+    every asset but those (one ``EXCEPT``, 25 ms per 100,000) than by checking asset after asset
+    (120 ms when few or none answer). When few hold them, nearly every asset answers, and the
+    walk finds a page at once."""
+    if not isinstance(part, NoneOf):
+        return False
+    inner = part.condition
+    terms = [inner] if isinstance(inner, Term) else list(inner.branches) if isinstance(inner, AnyOf) else []
+    if not terms or not all(isinstance(term, Term) for term in terms):
+        return False
+    held = 0
+    for term in terms:
+        assert isinstance(term, Term)
+        held += _rows_up_to(conn, term, search_plan.SMALL - held)
+        if held >= search_plan.SMALL:
+            return True
+    return False
 
 
 def _checks(parts: list[Condition]) -> tuple[str, list[Any]]:
@@ -276,10 +313,8 @@ def _checks(parts: list[Condition]) -> tuple[str, list[Any]]:
 
 def _rows_up_to(conn: sqlite3.Connection, term: Term, cap: int) -> int:
     """How many index rows hold ``term``'s values, counted up to ``cap`` (a cheap estimate); for
-    a regex, how many strings its path holds (which it must all try)."""
-    if term.op == "regex":
-        term = Term(term.path, "string", ">=", "")
-    rows, params = term.rows()
+    a regex, how many strings it must be tried on (those its text and prefix let through)."""
+    rows, params = term.rows(tried=True)
     counted = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM asset_index AS t WHERE {rows} LIMIT ?)", (*params, cap)
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 import re2
 
+from assets_registry.adapters.sqlite import regex_literals
 from assets_registry.core.document_paths import bracket, split_path
 from assets_registry.core.filters import REGEX_OPTIONS
 
@@ -45,16 +46,25 @@ class Term:
     op: str
     operand: Any
 
-    def rows(self, t: str = "t") -> tuple[str, list[Any]]:
-        """SQL over ``asset_index AS <t>``: the rows holding such a value."""
+    def rows(self, t: str = "t", tried: bool = False) -> tuple[str, list[Any]]:
+        """SQL over ``asset_index AS <t>``: the rows holding such a value (``tried``: for a regex,
+        the rows RE2 would be tried on, those its prefix and literal text let through)."""
         if self.op == "in":
             marks = ",".join("?" * len(self.operand))
             return f"{t}.path = ? AND {t}.kind = ? AND {t}.value IN ({marks})", [self.path, self.kind, *self.operand]
         if self.op == "regex":
             pattern, options = self.operand
-            return f"{t}.path = ? AND {t}.kind = 'string' AND regex_matches(?, ?, {t}.value)", [
-                self.path, pattern, options,
-            ]  # fmt: skip
+            sql, params = f"{t}.path = ? AND {t}.kind = 'string'", [self.path]
+            prefix, required = regex_literals.literals(pattern, options)
+            if prefix:
+                sql, params = f"{sql} AND {t}.value >= ?", [*params, prefix]
+                if (bound := regex_literals.successor(prefix)) is not None:
+                    sql, params = f"{sql} AND {t}.value < ?", [*params, bound]
+            for piece in sorted(set(required) - {prefix}, key=len, reverse=True)[:4]:
+                sql, params = f"{sql} AND instr({t}.value, ?) > 0", [*params, piece]
+            if tried:
+                return sql, params
+            return f"{sql} AND regex_matches(?, ?, {t}.value)", [*params, pattern, options]
         return f"{t}.path = ? AND {t}.kind = ? AND {t}.value {self.op} ?", [self.path, self.kind, self.operand]
 
 
