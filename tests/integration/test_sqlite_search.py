@@ -104,6 +104,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> SqliteMetadataStore:
         ({"profiles.asset_metadata.n": {"$gte": 1990}}, 10),
         ({"profiles.asset_metadata.n": {"$gt": 10, "$lt": 15}}, 4),
         ({"asset_uri": {"$regex": "a-19[0-9]7$"}}, 10),
+        ({"asset_uri": {"$regex": "^models://example\\.com/a-19[0-9]7"}}, 10),
+        ({"asset_uri": {"$regex": "^models://example.com/a-19[0-9]7"}}, 10),
         ({"$or": [{"profiles.asset_tags": "t1"}, {"profiles.asset_tags": "t2"}]}, 40),
         ({"profiles": {"$elemMatch": {"asset_tags": "t5", "asset_metadata.half": False}}}, 20),
         ({"profiles.asset_metadata.n": {"$in": [3, 4.0, 5000]}, "asset_version": {"$ne": "v4"}}, 1),
@@ -138,6 +140,28 @@ def test_negations_are_answered_in_sql_and_only_their_answers_evaluated(store: S
     flt, calls = _counting({"asset_version": {"$ne": "v1"}, "profiles.asset_metadata.n": {"$not": {"$gte": 10}}})
     assert [d["asset_id"] for d in store.find(flt, 100).documents] == [f"a-{n:04}" for n in range(10) if n % 5 != 1]
     assert calls[0] == 8
+
+
+def test_a_negation_many_assets_hold_is_answered_as_every_asset_but_those(
+    store: SqliteMetadataStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assets_registry.adapters.sqlite import metadata, search_plan
+
+    monkeypatch.setattr(search_plan, "SMALL", 100)  # 2,000 assets: "many" at this scale
+    document = {"asset_version": {"$nin": ["v0", "v1", "v2"]}, "profiles.asset_tags": {"$ne": "t3"}}
+    with store.db.read() as conn:
+        source, _params = metadata._candidate_source(conn, plan(document))
+    assert " EXCEPT " in source
+    flt, calls = _counting(document)
+    seen, after = [], None
+    while True:
+        page = store.find(flt, 300, after)
+        seen += [d["asset_id"] for d in page.documents]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [f"a-{n:04}" for n in range(2000) if n % 5 in (3, 4) and n % 100 != 3]
+    assert calls[0] <= len(seen) + 3  # the SQL found the answers (and one past each of the 3 pages)
 
 
 @pytest.mark.parametrize(
