@@ -25,7 +25,7 @@ from assets_registry.adapters.mongodb import make_metadata_store
 from assets_registry.adapters.mongodb.queries import search_query, to_stored_paths
 from assets_registry.adapters.mongodb.store import BACKEND, MongoMetadataStore
 from assets_registry.adapters.mongodb.uri import parse_target
-from assets_registry.core.errors import BackendUnavailable, InvalidInput
+from assets_registry.core.errors import BackendUnavailable, ConfigurationError, InvalidInput
 from assets_registry.core.filters import MATCH_ALL, compile_filter
 from assets_registry.core.history import HistoryStore
 from assets_registry.core.lookups import Lookup
@@ -175,12 +175,19 @@ def test_lookups_are_served_by_their_compound_index(
     for n in range(40):  # assets the lookup must not touch
         mongodb_store.insert(asset_document(f"other-{n:02}", asset_type="t", sub_type="s", tags=["u"], routes=["/r"]))
     mongodb_store.find_by_type("warm-up", 1)  # the indexes exist once the store has been used
-    explained = mongodb_store.lookup_cursor(lookup, value, 10, after="a").explain()
-    scans = [s for s in _stages(explained["queryPlanner"]["winningPlan"]) if s.get("stage") == "IXSCAN"]
-    assert scans, explained["queryPlanner"]["winningPlan"]
-    assert all(list(s["keyPattern"]) == [f"doc.{lookup.path}", "_id"] for s in scans)
-    matches = len(mongodb_store.lookup_cursor(lookup, value, 100).to_list())
-    assert explained["executionStats"]["totalDocsExamined"] <= matches
+    hinted = MongoMetadataStore(f"{mongodb_store.target.client_uri}?lookup_hints=true&collection="
+                                f"{mongodb_store.collection.name}")  # fmt: skip
+    try:
+        matches = len(mongodb_store.lookup_cursor(lookup, value, 100).to_list())
+        assert matches == len(hinted.lookup_cursor(lookup, value, 100).to_list()) > 0
+        for store, after in ((mongodb_store, None), (hinted, None), (hinted, "a")):  # the planner's choice, or told
+            explained = store.lookup_cursor(lookup, value, 10, after=after).explain()
+            scans = [s for s in _stages(explained["queryPlanner"]["winningPlan"]) if s.get("stage") == "IXSCAN"]
+            assert scans, explained["queryPlanner"]["winningPlan"]
+            assert all(list(s["keyPattern"]) == [f"doc.{lookup.path}", "_id"] for s in scans)
+            assert explained["executionStats"]["totalDocsExamined"] <= matches
+    finally:
+        hinted.close()
 
 
 # -- a server that does not answer ------------------------------------------------------
@@ -222,11 +229,14 @@ def test_a_replica_set_url_is_passed_to_pymongo_as_written_minus_our_collection_
     url = (
         "mongodb://reg%40ops:p%40ss@db1.invalid:27017,db2.invalid:27018/assets?replicaSet=rs0"
         "&collection=things&authSource=admin&w=majority&readPreference=primaryPreferred&tls=false"
-        "&serverSelectionTimeoutMS=1500"
+        "&serverSelectionTimeoutMS=1500&lookup_hints=true"
     )
     target = parse_target(url)
-    assert target.collection == "things"
-    assert "collection" not in target.client_uri
+    assert target.collection == "things" and target.lookup_hints
+    assert "collection" not in target.client_uri and "lookup_hints" not in target.client_uri
+    assert not parse_target("mongodb://db.invalid/x").lookup_hints
+    with pytest.raises(ConfigurationError, match="lookup_hints takes true or false"):
+        parse_target("mongodb://db.invalid/x?lookup_hints=maybe")
     assert "serverSelectionTimeoutMS" not in target.client_options
     assert target.scrub("auth failed for p@ss / p%40ss") == "auth failed for *** / ***"
     with warnings.catch_warnings():
