@@ -194,6 +194,8 @@ def test_the_protocol_answers(two: list[str], tmp_path: Path) -> None:
     assert httpx.delete(upload, headers=TUS).status_code == 204
     gone = httpx.head(upload, headers=TUS)
     assert gone.status_code == 404
+    for other in ("..", "not-an-id", upload.rsplit("/", 1)[1].upper()):
+        assert httpx.head(f"{url}/uploads/{other}", headers=TUS).status_code == 404
     assert httpx.patch(upload, content=b"1", headers={**STREAM, "Upload-Offset": "5"}).status_code == 404
 
 

@@ -218,6 +218,8 @@ class ResumableUploads:
     # -- inside ---------------------------------------------------------------------------
 
     def _record(self, upload_id: str) -> _Record:
+        if not _canonical_uuid(upload_id):  # ids are made here: anything else names no upload (nor a key)
+            raise ResumableNotFound(f"There is no resumable upload {upload_id!r}; create one with POST /uploads/.")
         try:
             record = msgspec.json.decode(b"".join(self.blobs.read(resumable_key(upload_id))), type=_Record)
         except (BlobNotFound, msgspec.DecodeError):
@@ -262,6 +264,13 @@ class ResumableUploads:
         with contextlib.suppress(Conflict):  # another process completed it at the same moment: one job
             self.bundles.queue(record.upload_id, key, offset, record.services, record.bucket, manifest)
         return ResumableUpload(record.upload_id, record.length, offset, upload.expires, record.metadata, True)
+
+
+def _canonical_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _covered(parts: list[_Part]) -> tuple[int, list[Hole]]:
