@@ -178,7 +178,7 @@ class RegistryClient:
         except OSError as exc:
             raise TransferError(f"cannot read {path}: {exc.strerror or exc}") from None
         book = book or ResumeBook()
-        key = book.fingerprint(str(self.http.base_url), path)
+        key = book.fingerprint(str(self.http.base_url), path, bucket or "", ",".join(services))
         tus = Resumable(self.http, _raise_for)
         with source:
             url = book.get(key)

@@ -40,10 +40,11 @@ class ResumeBook:
         self.path = path or cache / "assets-registry" / "uploads.json"
 
     @staticmethod
-    def fingerprint(server: str, source: Path) -> str:
-        """The server, the file, and its size and modification time: a changed file starts afresh."""
+    def fingerprint(server: str, source: Path, *where: str) -> str:
+        """The server, the file, its size and modification time, and ``where`` it goes (bucket,
+        services): a changed file, or one sent elsewhere, starts afresh."""
         stat = source.stat()
-        return f"{server}|{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return "|".join([server, str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), *where])
 
     def get(self, key: str) -> str | None:
         return self._read().get(key)

@@ -57,6 +57,9 @@ def test_the_sweep_finds_what_a_crash_left_and_spares_uploads_in_flight(
     services.registry.store.delete("crashed")  # as if the process died right after the metadata change
     ended = upload_bundle(client, bundle_zip("finished", FILES)).json["upload_id"]
     run_jobs(services)
+    deadline = time.monotonic() + 20  # a worker records the ending, then deletes the staged archive
+    while not services.blobs.missing([staged_key(ended)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     services.blobs.put(staged_key(ended), [b"left behind"])  # a worker killed before its clean-up
     in_flight = services.bundles.stage([bundle_zip("in-flight", FILES)])  # queued, no worker yet
 
@@ -143,6 +146,14 @@ def _staged_of(services: Services, upload_id: str) -> list[str]:
     return sorted(b.key for b in services.blobs.listing("staging/") if b.key.startswith(f"staging/{upload_id}."))
 
 
+def _until_only_the_record(services: Services, upload_id: str) -> None:
+    """A worker records a job's ending first, then cleans up: wait (bounded) for the clean-up."""
+    deadline = time.monotonic() + 20
+    while _staged_of(services, upload_id) != [f"staging/{upload_id}.tus.json"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _staged_of(services, upload_id) == [f"staging/{upload_id}.tus.json"]
+
+
 def test_a_resumable_upload_is_kept_until_it_expires_and_its_parts_leave_with_its_job(
     client: testing.TestClient, services: Services
 ) -> None:
@@ -155,7 +166,9 @@ def test_a_resumable_upload_is_kept_until_it_expires_and_its_parts_leave_with_it
     finished = whole.headers["Location"].rsplit("/", 1)[1]
     run_jobs(services)
     assert client.simulate_get(f"/zip/status/{finished}").json["status"] == "success"
-    assert _staged_of(services, finished) == [f"staging/{finished}.tus.json"]  # the parts went with the job
+    _until_only_the_record(services, finished)  # the parts went with the job
+    record = b"".join(services.blobs.read(f"staging/{finished}.tus.json"))
+    assert b'"complete":true' in record  # the record, not only the job tracker, knows it is whole
     assert len(_staged_of(services, unfinished)) == 2  # the record and the part of 10 bytes
 
     kept = services.janitor.sweep(grace_seconds=0)
@@ -166,3 +179,22 @@ def test_a_resumable_upload_is_kept_until_it_expires_and_its_parts_leave_with_it
     swept = services.janitor.sweep(grace_seconds=0)
     assert {o.blob.key for o in swept.orphans} == expired and swept.deleted == 3
     assert _staged_of(services, unfinished) == _staged_of(services, finished) == []
+
+
+def test_an_upload_whose_last_byte_landed_but_whose_job_was_never_queued_is_queued_when_asked(
+    client: testing.TestClient, services: Services
+) -> None:
+    """The process that took the last byte stopped before queueing: the next HEAD queues it."""
+    from assets_registry.core.bundles.keys import part_key
+
+    bundle = bundle_zip("landed-late", FILES)
+    created = client.simulate_post("/uploads", headers={**TUS, "Upload-Length": str(len(bundle))})
+    upload_id = created.headers["Location"].rsplit("/", 1)[1]
+    services.blobs.put(part_key(upload_id, 0, "short"), [bundle[:100]])  # a retry's broken-off twin
+    services.blobs.put(part_key(upload_id, 0, "whole"), [bundle])  # as the stopped process wrote it
+    head = client.simulate_head(f"/uploads/{upload_id}", headers=TUS)
+    assert head.headers["Upload-Offset"] == str(len(bundle)) and 'rel="status"' in head.headers["Link"]
+    run_jobs(services)
+    assert client.simulate_get(f"/zip/status/{upload_id}").json["status"] == "success"
+    assert services.registry.get("landed-late").asset_id == "landed-late"
+    _until_only_the_record(services, upload_id)  # the unused twin went too

@@ -191,7 +191,11 @@ def test_the_protocol_answers(two: list[str], tmp_path: Path) -> None:
         upload, content=b"12345", headers={**STREAM, "Upload-Offset": "0", "Upload-Checksum": f"sha256 {digest}"}
     )
     assert (good.status_code, good.headers["Upload-Offset"]) == (204, "5")
-    assert httpx.delete(upload, headers=TUS).status_code == 204
+    overridden = httpx.post(upload, content=b"67", headers={**STREAM, "Upload-Offset": "5",
+                                                            "X-HTTP-Method-Override": "PATCH"})  # fmt: skip
+    assert (overridden.status_code, overridden.headers["Upload-Offset"]) == (204, "7")
+    assert httpx.post(upload, content=b"8", headers={**STREAM, "Upload-Offset": "7"}).status_code == 400
+    assert httpx.post(upload, headers={**TUS, "X-HTTP-Method-Override": "DELETE"}).status_code == 204
     gone = httpx.head(upload, headers=TUS)
     assert gone.status_code == 404
     for other in ("..", "not-an-id", upload.rsplit("/", 1)[1].upper()):

@@ -11,7 +11,8 @@ from assets_registry.adapters.sqlite.search_plan import regex_matches
 
 PIECES = st.sampled_from(
     ["a", "b", "ab", "-", ".", "\\.", "^", "$", "*", "+", "?", "{2}", "{1,2}", "{,2}", "{", "}", "[ab]", "[^a]",
-     "[]a]", "(", ")", "(ab)", "(?:a|b)", "(?i)", "(?i:a)", "|", "\\d", "\\b", "\\Q", "\\x41", "]", "\n", "é"]
+     "[]a]", "(", ")", "\\E", "(\\Q)", "[\\E)", ")?", "(ab)", "(?:a|b)", "(?i)", "(?i:a)", "|", "\\d", "\\b",
+     "\\Q", "\\x41", "]", "\n", "é"]
 )  # fmt: skip
 TEXT = st.text(alphabet="ab-.\nAé1", max_size=8)
 
@@ -30,7 +31,7 @@ def test_what_is_read() -> None:
     assert literals("^models://example.com/x") == ("models://example", ["models://example", "com/x"])
     assert literals("^ab*c") == ("a", ["a", "c"])
     assert literals("^(ab|cd)e") == ("", ["e"])
-    for unread in ("a|b", "(?i)abc", "\\Qa.b\\E", "\\x41bc", "\\pLabc"):
+    for unread in ("a|b", "(?i)abc", "\\Qa.b\\E", "\\x41bc", "\\pLabc", "(\\Q)abc(\\E)?", "(\\Q)abc[\\E)?]"):
         assert literals(unread) == ("", []), unread
     assert literals("abc", "i") == ("", [])
     assert literals("^abc", "m") == ("", ["abc"])  # ^ after any newline: no prefix

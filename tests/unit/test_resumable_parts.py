@@ -9,8 +9,8 @@ from assets_registry.core.bundles.resumable import _covered, _Part, parse_metada
 from assets_registry.core.bundles.staged_archive import Hole
 
 
-def part(offset: int, size: int) -> _Part:
-    return _Part(f"p{offset}", offset, size, 0.0)
+def part(offset: int, size: int, nonce: str = "") -> _Part:
+    return _Part(f"p{offset}{nonce}", offset, size, 0.0)
 
 
 def test_parts_reach_as_far_as_they_go_without_a_gap() -> None:
@@ -25,6 +25,8 @@ def test_an_append_retried_over_one_that_did_land_is_read_from_where_the_first_e
     assert reached == 14
     assert holes == [Hole(0, 10, "p0", 0), Hole(10, 4, "p4", 6)]
     assert _covered([part(0, 10), part(2, 3)]) == (10, [Hole(0, 10, "p0", 0)])  # wholly inside: unused
+    longest_first = [part(0, 10, "b"), part(0, 4, "a")]  # two appends from 0, as _parts orders them
+    assert _covered(longest_first) == (10, [Hole(0, 10, "p0b", 0)])
 
 
 @given(st.lists(st.tuples(st.integers(0, 50), st.integers(1, 20)), max_size=12, unique_by=lambda span: span[0]))

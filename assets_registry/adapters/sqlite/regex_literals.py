@@ -29,7 +29,7 @@ class _Unreadable(Exception):
 def literals(pattern: str, options: str = "") -> tuple[str, list[str]]:
     """``(prefix, required)``: text every matching string starts with (``""`` if none is known),
     and the pieces of text every match contains (each of them, the prefix too)."""
-    if "i" in options or "x" in options:
+    if "i" in options or "x" in options or "\\Q" in pattern:  # \Q...\E quotes even ) and ], anywhere
         return "", []
     try:
         runs, anchored_run = _runs(pattern, anchored="m" not in options and pattern.startswith("^"))

@@ -23,6 +23,9 @@ def tus_parameters() -> dict[str, dict[str, Any]]:
         ),
         "Upload-Offset": header("Upload-Offset", _DIGITS, "where these bytes start (HEAD's Upload-Offset)", True),
         "Upload-Checksum": header("Upload-Checksum", {"type": "string"}, "sha256|sha1|md5 <base64 digest of the body>"),
+        "X-HTTP-Method-Override": header(
+            "X-HTTP-Method-Override", {"enum": ["PATCH", "DELETE"]}, "the method this POST stands for", True
+        ),
     }
 
 
@@ -63,6 +66,14 @@ TUS_OPERATIONS: dict[tuple[str, str], Operation] = {
         {204: bare("Stored", *_PROGRESS)},
         headers=("Tus-Resumable", "Upload-Offset", "Upload-Checksum"),
         body={"required": True, "content": _STREAM},
+        problems=(404, 409, 410, 412, 413, 415, 460),
+    ),
+    ("/uploads/{upload_id}", "POST"): Operation(
+        "PATCH or DELETE, for clients that can send only POST (X-HTTP-Method-Override)",
+        "bundles",
+        {204: bare("As PATCH or DELETE", *_PROGRESS)},
+        headers=("Tus-Resumable", "X-HTTP-Method-Override", "Upload-Offset", "Upload-Checksum"),
+        body={"required": False, "content": _STREAM},
         problems=(404, 409, 410, 412, 413, 415, 460),
     ),
     ("/uploads/{upload_id}", "DELETE"): Operation(

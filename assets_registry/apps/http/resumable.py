@@ -3,7 +3,8 @@
 Core protocol, creation (with upload), termination, checksum (sha1, sha256, md5) and
 expiration. ``POST /uploads/`` with ``Upload-Length`` creates an upload (``Upload-Metadata``
 may name ``filename``, ``bucket`` and ``services``, as ``POST /zip/upload``'s query does);
-``PATCH`` appends from ``Upload-Offset``; ``HEAD`` says how far it got. The last byte in
+``PATCH`` appends from ``Upload-Offset``; ``HEAD`` says how far it got (``POST`` with
+``X-HTTP-Method-Override: PATCH`` or ``DELETE`` is taken as those). The last byte in
 queues the bundle job under the upload's id: ``GET /zip/status/<id>`` follows it (the
 ``Link`` of the answers with ``rel="status"``). State is in the backends (``core.bundles.resumable``),
 so any server process sharing them continues an upload another began.
@@ -68,10 +69,10 @@ class _Tus:
         resp.set_header("Tus-Max-Size", str(self.uploads.max_length))
         resp.set_header("Tus-Checksum-Algorithm", ",".join(CHECKSUMS))
 
-    def _progress(self, resp: falcon.Response, upload: ResumableUpload) -> None:
+    def _progress(self, req: falcon.Request, resp: falcon.Response, upload: ResumableUpload) -> None:
         resp.set_header("Upload-Offset", str(upload.offset))
         if upload.complete:
-            resp.set_header("Link", f'</zip/status/{upload.upload_id}>; rel="status"')
+            resp.set_header("Link", f'<{req.root_path}/zip/status/{upload.upload_id}>; rel="status"')
         else:
             resp.set_header("Upload-Expires", formatdate(upload.expires, usegmt=True))
 
@@ -106,10 +107,10 @@ class UploadsResource(_Tus):
         services = [s.strip() for s in (metadata_text(metadata, "services") or "").split(",") if s.strip()]
         upload = self.uploads.create(length, metadata, bucket, list(dict.fromkeys(services)))
         resp.status = falcon.HTTP_201
-        resp.location = f"/uploads/{upload.upload_id}"
+        resp.location = f"{req.root_path}/uploads/{upload.upload_id}"
         if media_type(req) == OFFSET_STREAM and req.content_length != 0:
             upload = self._append(req, upload.upload_id, 0)  # creation-with-upload
-        self._progress(resp, upload)
+        self._progress(req, resp, upload)
 
 
 class UploadResource(_Tus):
@@ -118,7 +119,7 @@ class UploadResource(_Tus):
     def on_head(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         self._answer(req, resp)
         upload = self.uploads.get(upload_id)
-        self._progress(resp, upload)
+        self._progress(req, resp, upload)
         resp.set_header("Upload-Length", str(upload.length))
         if upload.metadata:
             resp.set_header("Upload-Metadata", ",".join(f"{k} {v}".strip() for k, v in upload.metadata.items()))
@@ -136,12 +137,24 @@ class UploadResource(_Tus):
             resp.set_header("Upload-Offset", str(exc.offset))
             raise
         resp.status = falcon.HTTP_204
-        self._progress(resp, upload)
+        self._progress(req, resp, upload)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
         self._answer(req, resp)
         self.uploads.terminate(upload_id)
         resp.status = falcon.HTTP_204
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, upload_id: str) -> None:
+        """``PATCH`` or ``DELETE`` sent as ``POST`` with ``X-HTTP-Method-Override`` (tus core: for
+        clients behind proxies that allow only GET and POST)."""
+        override = (req.get_header("X-HTTP-Method-Override") or "").upper()
+        if override == "PATCH":
+            self.on_patch(req, resp, upload_id)
+        elif override == "DELETE":
+            self.on_delete(req, resp, upload_id)
+        else:
+            self._answer(req, resp)
+            raise InvalidInput("POST to an upload needs X-HTTP-Method-Override: PATCH or DELETE.")
 
 
 def add_resumable(

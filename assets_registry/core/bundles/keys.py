@@ -14,7 +14,7 @@
   ``assets/b.<bucket>~<step>/<upload_id>/…``, its archive staged as
   ``staging/<upload_id>.b.<bucket>.zip`` so that every attempt of its job knows the bucket.
   The default bucket's uploads keep the layout above.
-- ``staging/<upload_id>.tus.json`` and ``staging/<upload_id>.parts/<offset>``: a resumable
+- ``staging/<upload_id>.tus.json`` and ``staging/<upload_id>.parts/<offset>.<nonce>``: a resumable
   upload (``resumable``) and the pieces it received, read in place by its job.
 - ``zip-frames/v1/<sha256 of asset.json>``: the kept frames of an asset's ZIP download
   (``frames``), which can never be used with other metadata.
@@ -72,9 +72,10 @@ def parts_folder(upload_id: str) -> str:
     return f"{STAGING_PREFIX}{upload_id}.parts/"
 
 
-def part_key(upload_id: str, offset: int) -> str:
-    """The piece of a resumable upload that starts at ``offset`` (padded: names sort as offsets)."""
-    return f"{parts_folder(upload_id)}{offset:020d}"
+def part_key(upload_id: str, offset: int, nonce: str) -> str:
+    """A piece of a resumable upload that starts at ``offset`` (padded: names sort as offsets),
+    one of its own (``nonce``): two appends from one offset never replace each other."""
+    return f"{parts_folder(upload_id)}{offset:020d}.{nonce}"
 
 
 def file_key(upload_id: str, name: str, bucket: str | None = None) -> str:

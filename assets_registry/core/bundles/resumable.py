@@ -9,15 +9,16 @@ Everything lives in the blob store, so any API process or host that shares it ca
 upload another began:
 
 - ``staging/<id>.tus.json``: the upload (length, metadata, owner, bucket, services), written
-  once at creation;
-- ``staging/<id>.parts/<offset>``: each append's bytes as a blob of its own, named by the
-  offset it starts at (zero-padded, so names sort by offset).
+  at creation and once more when it is complete;
+- ``staging/<id>.parts/<offset>.<nonce>``: each append's bytes as a blob of its own, named by
+  the offset it starts at (zero-padded, so names sort by offset).
 
 The offset is what the parts cover without a gap from 0: there is no counter to keep in step
 with them, and an append whose blob was written is counted even if its answer never reached
-the client. Parts are not joined when the upload completes: the job reads the archive
+the client. An upload whose last byte is in but whose job a stopped process never queued is
+queued by the next request that asks about it. Parts are not joined when the upload completes: the job reads the archive
 through them (``staged_archive.Hole``s listed in the staged manifest), so no byte is copied
-twice, on any store. The job deletes them when it ends; an upload left unfinished expires
+twice, on any store. The job deletes them (all of the folder) when it ends; an upload left unfinished expires
 ``expiry_seconds`` after its last append and the sweep (``janitor``) removes it.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import time
 import uuid
@@ -36,6 +38,7 @@ from typing import Any
 import msgspec
 
 from assets_registry.core import access
+from assets_registry.core.bucket_names import DEFAULT_BUCKET
 from assets_registry.core.bundles.early_unpack import EarlyManifest
 from assets_registry.core.bundles.errors import EmptyUpload, UploadTooLarge
 from assets_registry.core.bundles.keys import part_key, parts_folder, resumable_key, staged_key
@@ -105,7 +108,7 @@ class ChecksumMismatch(InvalidInput):
 
 @dataclass(frozen=True)
 class _Record:
-    """What the upload's state blob holds: written once, at creation."""
+    """What the upload's state blob holds: written at creation, and again once complete."""
 
     upload_id: str
     length: int
@@ -115,6 +118,9 @@ class _Record:
     """``Upload-Metadata`` as sent: key to base64 value (``""`` for a key without one)."""
     bucket: str | None = None
     services: list[str] = field(default_factory=list)
+    complete: bool = False
+    """Rewritten true once the job is queued: the record, not the job tracker (whose jobs may
+    expire first), says the upload is whole."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,10 @@ class ResumableUploads:
     def get(self, upload_id: str) -> ResumableUpload:
         """The upload's offset and length; ``ResumableNotFound``, or ``UploadGone`` once expired."""
         record = self._record(upload_id)
-        return self._upload(record, self._parts(upload_id))
+        upload = self._upload(record, self._parts(upload_id))
+        if upload.offset == record.length and not upload.complete:
+            return self._complete(record, upload)  # the process that took the last byte stopped before queueing
+        return upload
 
     def append(
         self, upload_id: str, offset: int, chunks: Iterable[bytes], length: int | None, checksum: str | None
@@ -194,7 +203,7 @@ class ResumableUploads:
         stream = iter(received)
         first = next(stream, b"")
         if first:  # nothing is stored for an append that brought nothing
-            key = part_key(upload_id, offset)
+            key = part_key(upload_id, offset, uuid.uuid4().hex)  # its own: a racing append never replaces it
             self.blobs.put(key, _prepend(first, stream))
             if hasher is not None and (received.cut or hasher.digest() != expected):
                 self.blobs.delete(key)
@@ -218,32 +227,32 @@ class ResumableUploads:
     # -- inside ---------------------------------------------------------------------------
 
     def _record(self, upload_id: str) -> _Record:
+        unknown = ResumableNotFound(f"There is no resumable upload {upload_id!r}; create one with POST /uploads/.")
         if not _canonical_uuid(upload_id):  # ids are made here: anything else names no upload (nor a key)
-            raise ResumableNotFound(f"There is no resumable upload {upload_id!r}; create one with POST /uploads/.")
+            raise unknown
         try:
             record = msgspec.json.decode(b"".join(self.blobs.read(resumable_key(upload_id))), type=_Record)
         except (BlobNotFound, msgspec.DecodeError):
-            raise ResumableNotFound(
-                f"There is no resumable upload {upload_id!r}; create one with POST /uploads/."
-            ) from None
+            raise unknown from None
         principal = access.current()
         if principal is not None and principal.name != record.owner and not principal.allows("admin"):
-            raise ResumableNotFound(f"There is no resumable upload {upload_id!r}; create one with POST /uploads/.")
+            raise unknown
+        access.require_bucket(record.bucket or DEFAULT_BUCKET)  # a token of that name may since be limited
         return record
 
     def _parts(self, upload_id: str) -> list[_Part]:
         folder = parts_folder(upload_id)
         parts = []
         for blob in self.blobs.listing(folder):
-            name = blob.key[len(folder) :]
-            if name.isdigit():
-                parts.append(_Part(blob.key, int(name), blob.size, blob.modified))
-        return sorted(parts, key=lambda p: p.offset)
+            start = blob.key[len(folder) :].partition(".")[0]
+            if start.isdigit():
+                parts.append(_Part(blob.key, int(start), blob.size, blob.modified))
+        return sorted(parts, key=lambda p: (p.offset, -p.size))  # the longest of one offset first
 
     def _upload(self, record: _Record, parts: list[_Part]) -> ResumableUpload:
         last = max([record.created, *(p.modified for p in parts)])
         expires = last + self.expiry_seconds
-        complete = self._queued(record.upload_id)
+        complete = record.complete or self._queued(record.upload_id)
         if not complete and expires < time.time():
             raise UploadGone(f"The upload {record.upload_id} expired (nothing was sent for a while); start it again.")
         offset = record.length if complete else _covered(parts)[0]
@@ -263,6 +272,9 @@ class ResumableUploads:
         manifest = EarlyManifest(names=[], members=[], received=holes)
         with contextlib.suppress(Conflict):  # another process completed it at the same moment: one job
             self.bundles.queue(record.upload_id, key, offset, record.services, record.bucket, manifest)
+        self.blobs.put(
+            resumable_key(record.upload_id), [msgspec.json.encode(dataclasses.replace(record, complete=True))]
+        )
         return ResumableUpload(record.upload_id, record.length, offset, upload.expires, record.metadata, True)
 
 
@@ -276,8 +288,9 @@ def _canonical_uuid(text: str) -> bool:
 def _covered(parts: list[_Part]) -> tuple[int, list[Hole]]:
     """How far the parts reach from 0 without a gap, and the ranges of the archive they hold.
 
-    Two appends from the same offset (a retry racing the original) may overlap; the bytes of
-    an offset are the same in both, so the later part is read from where the earlier ends.
+    Two appends from the same offset (a retry racing the original) are two blobs; the bytes of
+    an offset are the same in both, so the longest is taken, and a later part that starts
+    inside one already taken is read from where that one ends.
     """
     reached, holes = 0, []
     for part in parts:

@@ -35,7 +35,14 @@ from assets_registry.core.bundles.errors import BundleRejected, EmptyUpload, Lea
 from assets_registry.core.bundles.export import BundleDownload, export_bundle, forget_frames
 from assets_registry.core.bundles.frames import worth_keeping_at_upload
 from assets_registry.core.bundles.ingest import BundleIngest
-from assets_registry.core.bundles.keys import behalf_key, bucket_of, manifest_key, services_key, staged_key
+from assets_registry.core.bundles.keys import (
+    behalf_key,
+    bucket_of,
+    manifest_key,
+    parts_folder,
+    services_key,
+    staged_key,
+)
 from assets_registry.core.bundles.mutate import Reshaper
 from assets_registry.core.bundles.rules import BundleLimits
 from assets_registry.core.bundles.steps import Checker, Service
@@ -214,9 +221,15 @@ class Bundles:
             history.note(self.registry.history, "upload.ended", asset_id=asset_id,
                          bucket=bucket_of(job.staged_key) or DEFAULT_BUCKET,
                          detail={"upload_id": job.upload_id, "status": status})  # fmt: skip
-            self._delete([*_staged_blobs(job.staged_key), *attempt.received])
+            self._delete([*_staged_blobs(job.staged_key), *self._received(job.upload_id, attempt)])
         else:
             log.warning("upload %s: the job was taken over before it could be finished", job.upload_id)
+
+    def _received(self, upload_id: str, attempt: Attempt) -> list[str]:
+        """Every piece a resumable upload received, those the archive did not need too."""
+        if not attempt.received:
+            return []
+        return [blob.key for blob in self.blobs.listing(parts_folder(upload_id))]
 
     def _keep_frames(self, asset_id: str, attempt: Attempt) -> None:
         """An asset of many small files: build its archive once now, keeping the frames, so that
