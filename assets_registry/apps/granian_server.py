@@ -152,7 +152,7 @@ def _serve_one(settings: Settings, bind: str, load_app: LoadApp, *, background: 
         interface=Interfaces.WSGI,
         workers=settings.workers,
         blocking_threads=settings.threads,
-        backpressure=settings.threads * 4,  # requests a process holds ready for its threads
+        backpressure=settings.threads,  # as many requests as threads: the rest wait outside the GIL
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(header_read_timeout=30_000, keep_alive=True, max_buffer_size=64 << 10),
         log_dictconfig=server_logging(settings.log_format),
