@@ -334,6 +334,8 @@ def test_a_resumable_upload_is_its_creators(guarded: Guarded) -> None:
     owner, other = guarded.token("owner", "write"), guarded.token("other", "write")
     created = guarded.call("POST", "/uploads", owner, headers={**tus, "Upload-Length": "10"})
     assert created.status_code == 201, created.text
+    refused = guarded.call("POST", "/uploads", None, headers={**tus, "Upload-Length": "10"})
+    assert (refused.status_code, refused.headers["Tus-Resumable"]) == (401, "1.0.0")  # tus: on every answer
     upload = created.headers["Location"]
     assert guarded.call("HEAD", upload, other, headers=tus).status_code == 404
     assert_problem(guarded.call("PATCH", upload, other, body=b"x", headers=stream), 404, "upload_not_found")

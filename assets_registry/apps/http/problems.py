@@ -81,6 +81,7 @@ def handle_registry_error(
         extra["backend"] = exc.backend
     if status == 500:
         log.error("registry error on %s %s: %s", req.method, req.path, exc.message)
+    _protocol_headers(req, resp)
     send_problem(resp, status, exc.code, exc.message, **extra)
 
 
@@ -93,7 +94,15 @@ def handle_http_error(
     detail = exc.description or _falcon_detail(req, status, exc)
     for name, value in dict(exc.headers or {}).items():
         resp.set_header(name, value)
+    _protocol_headers(req, resp)
     send_problem(resp, status, str(code), detail)
+
+
+def _protocol_headers(req: falcon.Request, resp: falcon.Response) -> None:
+    """tus answers every request under ``/uploads`` with ``Tus-Resumable``, refusals of the
+    authentication middleware and the router included."""
+    if req.path == "/uploads" or req.path.startswith("/uploads/"):
+        resp.set_header("Tus-Resumable", "1.0.0")
 
 
 def _falcon_detail(req: falcon.Request, status: int, exc: falcon.HTTPError) -> str:
