@@ -64,13 +64,21 @@ def test_the_sweep_finds_what_a_crash_left_and_spares_uploads_in_flight(
     in_flight = services.bundles.stage([bundle_zip("in-flight", FILES)])  # queued, no worker yet
 
     found = services.janitor.sweep(dry_run=True, grace_seconds=0)
-    orphans = {orphan.blob.key: orphan.reason for orphan in found.orphans}
+    of_in_flight = f"staging/{in_flight.upload_id}."
+    orphans = {o.blob.key: o.reason for o in found.orphans if not o.blob.key.startswith(of_in_flight)}
     assert orphans == {**dict.fromkeys(keys, "no asset points at it"), staged_key(ended): "its upload job has ended"}
-    assert found.spared >= 1 and found.deleted == 0
-    assert services.blobs.missing([staged_key(in_flight.upload_id)]) == []
+    ran = services.jobs.get(in_flight.upload_id).finished  # the real stack's workers may have run it already
+    assert found.deleted == 0 and (found.spared >= 1 or ran)
+    assert ran or services.blobs.missing([staged_key(in_flight.upload_id)]) == []
 
     swept = services.janitor.sweep(grace_seconds=0)
-    assert swept.deleted == len(orphans)
+    taken = {orphan.blob.key for orphan in swept.orphans}
+    assert set(orphans) <= taken and swept.deleted == len(taken)
+    # On the real stack its workers may have run the in-flight job meanwhile: its ended job's
+    # staged archive is then taken too, and nothing else.
+    late = taken - set(orphans)
+    assert all(key.startswith(of_in_flight) for key in late), late
+    assert not late or services.jobs.get(in_flight.upload_id).finished
     assert services.blobs.missing([*keys, staged_key(ended)]) == [*keys, staged_key(ended)]
     assert services.janitor.sweep(dry_run=True, grace_seconds=0).orphans == []
     assert services.janitor.sweep(dry_run=True).orphans == [], "within the default grace nothing is taken"
