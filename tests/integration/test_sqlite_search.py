@@ -85,6 +85,18 @@ def _counting(document: dict[str, Any]) -> tuple[Filter, list[int]]:
     return Filter(document, predicate), calls
 
 
+def _every_page(store: SqliteMetadataStore, flt: Filter, size: int) -> list[str]:
+    """The ids of every answer, page after page."""
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        page = store.find(flt, size, after)
+        seen += [d["asset_id"] for d in page.documents]
+        if page.next_after is None:
+            return seen
+        after = page.next_after
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> SqliteMetadataStore:
     store = SqliteMetadataStore(tmp_path_factory.mktemp("search") / "registry.db")
@@ -123,13 +135,7 @@ def test_only_the_index_candidates_are_evaluated(
 
 def test_pages_of_an_indexed_search_follow_each_other(store: SqliteMetadataStore) -> None:
     flt = compile_filter({"profiles.asset_metadata.half": True})
-    seen, after = [], None
-    while True:
-        page = store.find(flt, 300, after)
-        seen += [d["asset_id"] for d in page.documents]
-        if page.next_after is None:
-            break
-        after = page.next_after
+    seen = _every_page(store, flt, 300)
     assert seen == [f"a-{n:04}" for n in range(0, 2000, 2)]
 
 
@@ -153,13 +159,7 @@ def test_a_negation_many_assets_hold_is_answered_as_every_asset_but_those(
         source, _params = metadata._candidate_source(conn, plan(document))
     assert " EXCEPT " in source
     flt, calls = _counting(document)
-    seen, after = [], None
-    while True:
-        page = store.find(flt, 300, after)
-        seen += [d["asset_id"] for d in page.documents]
-        if page.next_after is None:
-            break
-        after = page.next_after
+    seen = _every_page(store, flt, 300)
     assert seen == [f"a-{n:04}" for n in range(2000) if n % 5 in (3, 4) and n % 100 != 3]
     assert calls[0] <= len(seen) + 3  # the SQL found the answers (and one past each of the 3 pages)
 

@@ -166,15 +166,11 @@ class ResumableUploads:
             str(uuid.uuid4()), length, time.time(), principal.name if principal else "", metadata, bucket, services
         )
         self.blobs.put(resumable_key(record.upload_id), [msgspec.json.encode(record)])
-        return self._upload(record, [])
+        return self._upload(record, [], queued=False)
 
     def get(self, upload_id: str) -> ResumableUpload:
         """The upload's offset and length; ``ResumableNotFound``, or ``UploadGone`` once expired."""
-        record = self._record(upload_id)
-        upload = self._upload(record, self._parts(upload_id))
-        if upload.offset == record.length and not upload.complete:
-            return self._complete(record, upload)  # the process that took the last byte stopped before queueing
-        return upload
+        return self._current(upload_id)[1]
 
     def append(
         self, upload_id: str, offset: int, chunks: Iterable[bytes], length: int | None, checksum: str | None
@@ -210,21 +206,32 @@ class ResumableUploads:
                 raise ChecksumMismatch(
                     "The bytes received do not match Upload-Checksum; they were dropped: send them again."
                 )
-        upload = self._upload(record, self._parts(upload_id))
-        if upload.offset == record.length and not upload.complete:
+            parts = sorted([*parts, _Part(key, offset, received.size, time.time())], key=_part_order)
+        upload = self._upload(record, parts, queued=False)  # it was not before; a racing completion is one job
+        if upload.offset == record.length:
             return self._complete(record, upload)
         return upload
 
     def terminate(self, upload_id: str) -> None:
         """Delete the upload and what it received (tus termination); not once its job is queued."""
-        upload = self.get(upload_id)
+        parts, upload = self._current(upload_id)
         if upload.complete:
             raise UploadComplete(f"The upload {upload_id} is complete and its job queued; it can no longer be deleted.")
-        for part in self._parts(upload_id):
+        for part in parts:
             self.blobs.delete(part.key)
         self.blobs.delete(resumable_key(upload_id))
 
     # -- inside ---------------------------------------------------------------------------
+
+    def _current(self, upload_id: str) -> tuple[list[_Part], ResumableUpload]:
+        """The upload's parts and state; one whose last byte landed in a process that stopped
+        before queueing its job is queued now."""
+        record = self._record(upload_id)
+        parts = self._parts(upload_id)
+        upload = self._upload(record, parts)
+        if upload.offset == record.length and not upload.complete:
+            upload = self._complete(record, upload)
+        return parts, upload
 
     def _record(self, upload_id: str) -> _Record:
         unknown = ResumableNotFound(f"There is no resumable upload {upload_id!r}; create one with POST /uploads/.")
@@ -247,12 +254,13 @@ class ResumableUploads:
             start = blob.key[len(folder) :].partition(".")[0]
             if start.isdigit():
                 parts.append(_Part(blob.key, int(start), blob.size, blob.modified))
-        return sorted(parts, key=lambda p: (p.offset, -p.size))  # the longest of one offset first
+        return sorted(parts, key=_part_order)
 
-    def _upload(self, record: _Record, parts: list[_Part]) -> ResumableUpload:
+    def _upload(self, record: _Record, parts: list[_Part], queued: bool | None = None) -> ResumableUpload:
+        """``queued``: whether its job is, when the caller knows (else the job tracker is asked)."""
         last = max([record.created, *(p.modified for p in parts)])
         expires = last + self.expiry_seconds
-        complete = record.complete or self._queued(record.upload_id)
+        complete = record.complete or (self._queued(record.upload_id) if queued is None else queued)
         if not complete and expires < time.time():
             raise UploadGone(f"The upload {record.upload_id} expired (nothing was sent for a while); start it again.")
         offset = record.length if complete else _covered(parts)[0]
@@ -276,6 +284,10 @@ class ResumableUploads:
             resumable_key(record.upload_id), [msgspec.json.encode(dataclasses.replace(record, complete=True))]
         )
         return ResumableUpload(record.upload_id, record.length, offset, upload.expires, record.metadata, True)
+
+
+def _part_order(part: _Part) -> tuple[int, int]:
+    return part.offset, -part.size  # the longest of one offset first
 
 
 def _canonical_uuid(text: str) -> bool:
